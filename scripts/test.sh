@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Every check and test. DATABASE_URL picks the database (SQLite by default).
+# Browser tests need Debian's chromium: installed here when we may (root + apt),
+# and required whenever CI=true.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "Installing Debian's chromium for the browser tests"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+echo "== ruff"
+$PY -m ruff check .
+$PY -m ruff format --check .
+echo "== mypy (engine)"
+$PY -m mypy
+echo "== migrations are up to date"
+$PY manage.py makemigrations --check --dry-run
+echo "== check --deploy with production settings"
+PRODUCTION=1 DEBUG=0 SECRET_KEY="$($PY -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+  ALLOWED_HOSTS=overrides.example.org DATABASE_URL="${DATABASE_URL:-}" \
+  $PY manage.py check --deploy --fail-level WARNING
+
+echo "== pytest on ${DATABASE_URL:-SQLite}"
+$PY -m pytest -n 2 "$@"

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class SendersConfig(AppConfig):
+    name = "senders"
+    verbose_name = "Mail senders"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from senders.roles import ensure_roles
+
+        # After auth's own post_migrate handler has created the permissions.
+        post_migrate.connect(ensure_roles, sender=self, dispatch_uid="senders.ensure_roles")

@@ -1,0 +1,122 @@
+"""Mail senders and their ordered DNS override tables.
+
+The canonical rule text is the source of truth: anything structured (domain,
+server, conditions) is derived from it by the engine's parser, never stored apart.
+Every change to a table goes through `senders.tables`, which keeps positions dense,
+bumps the sender's revision number and records a `Revision`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+
+class MailSender(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(
+        max_length=100,
+        unique=True,
+        help_text="Used in URLs and by delivery agents: /export/<slug>.txt",
+    )
+    description = models.TextField(blank=True)
+    enabled = models.BooleanField(default=True)
+    nameservers = models.CharField(
+        "DNS servers",
+        max_length=500,
+        blank=True,
+        help_text="Optional: this sender's own DNS servers, comma separated "
+        "(IP or IP:port). Empty means the system resolver.",
+    )
+    local_domains = models.TextField(
+        blank=True,
+        help_text="This sender's own domains, one per line; a catch-all rule covering "
+        "them is flagged as a relay loop.",
+    )
+    # Bumped by every change to the table; the export's ETag and stale-edit
+    # detection key on it.
+    revision = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Export access: only a hash of the token is kept.
+    export_token_hash = models.CharField(max_length=128, blank=True, editable=False)
+    export_token_created_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_fetched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_fetched_by = models.CharField(max_length=100, blank=True, editable=False)
+    last_fetched_revision = models.PositiveIntegerField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name", "slug"]
+        permissions = [("manage_export_token", "Can create, rotate and revoke export tokens")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("senders:detail", args=[self.slug])
+
+    @property
+    def nameserver_list(self) -> list[str]:
+        return [ns.strip() for ns in self.nameservers.replace("\n", ",").split(",") if ns.strip()]
+
+    @property
+    def local_domain_list(self) -> list[str]:
+        return [d.strip().lower() for d in self.local_domains.split() if d.strip()]
+
+
+class OverrideRule(models.Model):
+    sender = models.ForeignKey(MailSender, on_delete=models.CASCADE, related_name="rules")
+    position = models.PositiveIntegerField(help_text="1-based place in the table")
+    text = models.TextField("rule", help_text="Canonical rule text")
+    enabled = models.BooleanField(default=True)
+    comment = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["sender", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["sender", "position"], name="unique_rule_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sender.slug} #{self.position}"
+
+
+class Revision(models.Model):
+    """A snapshot of a whole table after one change; history is never rewritten."""
+
+    class Source(models.TextChoices):
+        EDITOR = "editor", "rule editor"
+        BULK = "bulk", "bulk editor"
+        IMPORT = "import", "import"
+        ADMIN = "admin", "Django admin"
+        COMMAND = "command", "command"
+        ROLLBACK = "rollback", "rollback"
+
+    sender = models.ForeignKey(MailSender, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    # The table as a document (see senders.tabletext): comments, disabled rules and
+    # all, so that rolling back restores exactly what was there.
+    document = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=20, choices=Source.choices)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["sender", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["sender", "number"], name="unique_revision_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sender.slug} r{self.number}"

@@ -1,0 +1,265 @@
+"""Every change to a sender's table goes through here.
+
+Each function runs in one transaction that first locks the sender's row, so two
+editors working on one table are serialised: positions stay dense (1..n) and
+unique, the table's revision number goes up by one, and a `Revision` snapshot is
+written. A caller that shows the user a table passes the revision it showed as
+`expected_revision`; if someone saved in between, `StaleTable` is raised and
+nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Max
+
+from senders.engine import Rule, format_rule, format_table, parse_rule
+from senders.models import MailSender, OverrideRule, Revision
+from senders.tabletext import Entry, format_document, known_passwords, restore_passwords
+
+# Positions are moved out of the way by this much before being moved back, so that
+# shifting a range never collides with the unique (sender, position) constraint.
+_PARK = 1_000_000_000
+
+
+class StaleTable(Exception):
+    """The table changed since the caller showed it to the user."""
+
+    def __init__(self, sender: MailSender, expected: int) -> None:
+        self.sender = sender
+        self.expected = expected
+        self.current = sender.revision
+        super().__init__(
+            f"This table was changed by someone else since you opened it "
+            f"(you saw revision {expected}, it is now at revision {sender.revision}). "
+            "Your text is kept below; review the changes and save again."
+        )
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change and through which door: recorded in the revision."""
+
+    user: Any = None
+    source: str = Revision.Source.EDITOR
+    remote_addr: str | None = None
+    message: str = ""
+
+    @property
+    def user_or_none(self) -> Any:
+        return self.user if getattr(self.user, "is_authenticated", False) else None
+
+
+@dataclass
+class Change:
+    sender: MailSender
+    revision: Revision
+    rule: OverrideRule | None = None
+    entries: list[Entry] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def entries_of(sender: MailSender) -> list[Entry]:
+    rows = sender.rules.order_by("position").values_list("text", "enabled", "comment", "position")
+    return [Entry(text, enabled, comment, position) for text, enabled, comment, position in rows]
+
+
+def document_of(sender: MailSender, *, mask_passwords: bool = False) -> str:
+    return format_document(entries_of(sender), mask_passwords=mask_passwords)
+
+
+def enabled_rules(sender: MailSender) -> list[Rule]:
+    """The rules delivery evaluates, numbered by their position in the table."""
+    rows = sender.rules.filter(enabled=True).order_by("position").values_list("text", "position")
+    return [parse_rule(text, line=position) for text, position in rows]
+
+
+def export_text(sender: MailSender) -> str:
+    return format_table(enabled_rules(sender))
+
+
+def load_rules(slug: str) -> list[Rule]:
+    """Enabled rules of a stored sender (used by `manage.py route --sender`)."""
+    return enabled_rules(MailSender.objects.get(slug=slug))
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _lock(sender: MailSender, expected_revision: int | None) -> MailSender:
+    locked = MailSender.objects.select_for_update().get(pk=sender.pk)
+    if expected_revision is not None and locked.revision != expected_revision:
+        raise StaleTable(locked, expected_revision)
+    return locked
+
+
+def _shift(sender: MailSender, first: int, last: int | None, delta: int) -> None:
+    """Add delta to every position in [first, last] without unique collisions."""
+    rows = sender.rules.filter(position__gte=first)
+    if last is not None:
+        rows = rows.filter(position__lte=last)
+    ids = list(rows.values_list("pk", flat=True))
+    if not ids:
+        return
+    OverrideRule.objects.filter(pk__in=ids).update(position=F("position") + _PARK)
+    OverrideRule.objects.filter(pk__in=ids).update(position=F("position") - _PARK + delta)
+
+
+def _record(sender: MailSender, actor: Actor) -> Revision:
+    sender.revision += 1
+    MailSender.objects.filter(pk=sender.pk).update(revision=sender.revision)
+    return Revision.objects.create(
+        sender=sender,
+        number=sender.revision,
+        document=document_of(sender),
+        author=actor.user_or_none,
+        source=actor.source,
+        remote_addr=actor.remote_addr or None,
+        message=actor.message[:500],
+    )
+
+
+def canonical(text: str, sender: MailSender, keep_password_of: Sequence[str] = ()) -> str:
+    """Canonical form of one rule; PASSWORD_MASK keeps the password of a stored rule.
+
+    Raises OverrideSyntaxError, with the caller's text positions.
+    """
+    entry = Entry(format_rule(parse_rule(text.strip("\r\n"))), line=1)
+    if keep_password_of:
+        entry = restore_passwords([entry], known_passwords(keep_password_of))[0]
+    else:
+        entry = restore_passwords(
+            [entry], known_passwords(sender.rules.exclude(text="").values_list("text", flat=True))
+        )[0]
+    return entry.text
+
+
+@transaction.atomic
+def add_rule(
+    sender: MailSender,
+    text: str,
+    *,
+    actor: Actor,
+    enabled: bool = True,
+    comment: str = "",
+    position: int | None = None,
+    expected_revision: int | None = None,
+) -> Change:
+    """Insert a rule at `position` (1-based; None or past the end: at the end)."""
+    sender = _lock(sender, expected_revision)
+    text = canonical(text, sender)
+    count = sender.rules.count()
+    if position is None or position > count:
+        position = count + 1
+    position = max(position, 1)
+    _shift(sender, position, None, +1)
+    rule = OverrideRule.objects.create(
+        sender=sender,
+        position=position,
+        text=text,
+        enabled=enabled,
+        comment=comment,
+        updated_by=actor.user_or_none,
+    )
+    return Change(sender, _record(sender, actor), rule)
+
+
+@transaction.atomic
+def update_rule(
+    rule: OverrideRule,
+    *,
+    actor: Actor,
+    text: str | None = None,
+    enabled: bool | None = None,
+    comment: str | None = None,
+    expected_revision: int | None = None,
+) -> Change:
+    sender = _lock(rule.sender, expected_revision)
+    rule = OverrideRule.objects.get(pk=rule.pk, sender=sender)
+    if text is not None:
+        rule.text = canonical(text, sender, keep_password_of=[rule.text])
+    if enabled is not None:
+        rule.enabled = enabled
+    if comment is not None:
+        rule.comment = comment
+    rule.updated_by = actor.user_or_none
+    rule.save()
+    return Change(sender, _record(sender, actor), rule)
+
+
+@transaction.atomic
+def delete_rule(
+    rule: OverrideRule, *, actor: Actor, expected_revision: int | None = None
+) -> Change:
+    sender = _lock(rule.sender, expected_revision)
+    rule = OverrideRule.objects.get(pk=rule.pk, sender=sender)
+    position = rule.position
+    rule.delete()
+    _shift(sender, position + 1, None, -1)
+    return Change(sender, _record(sender, actor), rule)
+
+
+@transaction.atomic
+def move_rule(
+    rule: OverrideRule, to: int, *, actor: Actor, expected_revision: int | None = None
+) -> Change:
+    """Move a rule to position `to` (clamped to the table), the others close up."""
+    sender = _lock(rule.sender, expected_revision)
+    rule = OverrideRule.objects.get(pk=rule.pk, sender=sender)
+    count = sender.rules.count()
+    to = min(max(to, 1), count)
+    start = rule.position
+    if to != start:
+        OverrideRule.objects.filter(pk=rule.pk).update(position=0)
+        if to < start:
+            _shift(sender, to, start - 1, +1)
+        else:
+            _shift(sender, start + 1, to, -1)
+        OverrideRule.objects.filter(pk=rule.pk).update(position=to)
+        rule.position = to
+    return Change(sender, _record(sender, actor), rule)
+
+
+@transaction.atomic
+def replace_table(
+    sender: MailSender,
+    entries: Iterable[Entry],
+    *,
+    actor: Actor,
+    expected_revision: int | None = None,
+) -> Change:
+    """Replace the whole table (bulk editor, import, rollback, Django admin).
+
+    `entries` come from tabletext.parse_document(); masked passwords are restored
+    from the stored rules. All or nothing: on any error nothing is written.
+    """
+    sender = _lock(sender, expected_revision)
+    stored = known_passwords(sender.rules.values_list("text", flat=True))
+    entries = restore_passwords(list(entries), stored)
+    user = actor.user_or_none
+    sender.rules.all().delete()
+    OverrideRule.objects.bulk_create(
+        [
+            OverrideRule(
+                sender=sender,
+                position=index,
+                text=entry.text,
+                enabled=entry.enabled,
+                comment=entry.comment,
+                updated_by=user,
+            )
+            for index, entry in enumerate(entries, start=1)
+        ],
+        batch_size=1000,
+    )
+    return Change(sender, _record(sender, actor), entries=entries)
+
+
+def next_position(sender: MailSender) -> int:
+    return (sender.rules.aggregate(m=Max("position"))["m"] or 0) + 1

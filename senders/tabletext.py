@@ -1,0 +1,177 @@
+"""A sender's whole table as one text document (bulk editor, import, history).
+
+The document is the override language plus two conventions carried in comment
+lines, so that the delivery agent's parser ignores them and nothing is lost when
+a table goes through text and back:
+
+    # Mail for the parent company goes through its relay    <- comment of the rule below
+    example.com smtp.myisp.com:587
+    #disabled: *.example.org relay.example.net               <- a disabled rule
+
+Consecutive comment lines above a rule are joined into that rule's comment.
+No Django here: the bulk editor, import, rollback and commands all call this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from senders.engine import PASSWORD_MASK, OverrideSyntaxError, Rule, format_rule, parse_rule
+
+DISABLED_PREFIX = "#disabled:"
+MAX_COMMENT_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One rule of a table as stored: canonical text, on/off, and its comment."""
+
+    text: str
+    enabled: bool = True
+    comment: str = ""
+    line: int = 0
+
+
+def _error(line: int, column: int, token: str, message: str) -> OverrideSyntaxError:
+    return OverrideSyntaxError(message, line=line, column=column, token=token)
+
+
+def _shift(error: OverrideSyntaxError, line: int, offset: int) -> OverrideSyntaxError:
+    return _error(line, error.column + offset, error.token, error.message)
+
+
+def parse_document(text: str) -> list[Entry]:
+    """Parse a table document; raise one OverrideSyntaxError listing every error."""
+    entries: list[Entry] = []
+    errors: list[OverrideSyntaxError] = []
+    comment: list[str] = []
+    comment_line = 0
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for number, raw in enumerate(lines, start=1):
+        line = raw[:-1] if raw.endswith("\r") else raw
+        stripped = line.strip(" \t")
+        if not stripped:
+            continue
+        if stripped.lower().startswith(DISABLED_PREFIX):
+            body_start = line.lower().index(DISABLED_PREFIX) + len(DISABLED_PREFIX)
+            body = line[body_start:]
+            enabled = False
+        elif stripped.startswith("#"):
+            if not comment:
+                comment_line = number
+            comment.append(stripped[1:].strip())
+            continue
+        else:
+            body_start = 0
+            body = line
+            enabled = True
+        try:
+            rule = parse_rule(body, line=number)
+        except OverrideSyntaxError as exc:
+            errors.append(_shift(exc, number, body_start))
+            comment = []
+            continue
+        joined = " ".join(part for part in comment if part)
+        if len(joined) > MAX_COMMENT_LENGTH:
+            errors.append(
+                _error(
+                    comment_line,
+                    1,
+                    "#",
+                    f"comment is {len(joined)} characters long; "
+                    f"at most {MAX_COMMENT_LENGTH} are kept",
+                )
+            )
+        entries.append(Entry(format_rule(rule), enabled, joined, number))
+        comment = []
+    if comment:
+        errors.append(
+            _error(
+                comment_line,
+                1,
+                "#",
+                "comment is not followed by a rule (comments belong to the rule below them)",
+            )
+        )
+    if errors:
+        errors.sort(key=lambda e: (e.line, e.column))
+        first = errors[0]
+        raise OverrideSyntaxError(
+            first.message, line=first.line, column=first.column, token=first.token, errors=errors
+        )
+    return entries
+
+
+def format_document(entries: Iterable[Entry], *, mask_passwords: bool = False) -> str:
+    """The document for these entries; with mask_passwords, safe to show in a page."""
+    out: list[str] = []
+    for entry in entries:
+        text = entry.text
+        if mask_passwords:
+            text = format_rule(parse_rule(text), mask_password=True)
+        if entry.comment:
+            out.append(f"# {entry.comment}")
+        out.append(text if entry.enabled else f"{DISABLED_PREFIX} {text}")
+    return "".join(f"{line}\n" for line in out)
+
+
+def credentials_key(rule: Rule) -> tuple[str, str, int] | None:
+    server = rule.server
+    if server.username is None:
+        return None
+    return (server.username, server.host, server.port)
+
+
+def restore_passwords(
+    entries: list[Entry], known: Mapping[tuple[str, str, int], str]
+) -> list[Entry]:
+    """Put stored passwords back where the text carries the mask.
+
+    Pages show relay passwords as PASSWORD_MASK; a rule submitted with the mask
+    keeps the password stored for the same user, host and port. A mask with no
+    stored password to stand for is an error: the admin must type the password.
+    """
+    restored: list[Entry] = []
+    errors: list[OverrideSyntaxError] = []
+    for entry in entries:
+        rule = parse_rule(entry.text, line=entry.line)
+        if rule.server.password != PASSWORD_MASK:
+            restored.append(entry)
+            continue
+        key = credentials_key(rule)
+        assert key is not None  # a password implies a user
+        if key not in known:
+            user, host, port = key
+            column = entry.text.index(PASSWORD_MASK) + 1
+            errors.append(
+                _error(
+                    entry.line,
+                    column,
+                    PASSWORD_MASK,
+                    f"type the password for {user} at {host}:{port}: "
+                    f"{PASSWORD_MASK} only keeps a password that is already stored",
+                )
+            )
+            continue
+        real = replace(rule, server=replace(rule.server, password=known[key]))
+        restored.append(Entry(format_rule(real), entry.enabled, entry.comment, entry.line))
+    if errors:
+        first = errors[0]
+        raise OverrideSyntaxError(
+            first.message, line=first.line, column=first.column, token=first.token, errors=errors
+        )
+    return restored
+
+
+def known_passwords(texts: Iterable[str]) -> dict[tuple[str, str, int], str]:
+    """Stored passwords by (user, host, port), for restore_passwords()."""
+    known: dict[tuple[str, str, int], str] = {}
+    for text in texts:
+        rule = parse_rule(text)
+        key = credentials_key(rule)
+        if key is not None and rule.server.password is not None:
+            known.setdefault(key, rule.server.password)
+    return known

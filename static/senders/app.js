@@ -1,0 +1,1 @@
+// Our own JavaScript: kept to a few small enhancements; every page works without it.
