@@ -177,6 +177,10 @@ STORAGES = {
     },
 }
 
+# Outside production, serve static files straight from the app folders.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
+
 # Uploaded tables: refuse anything bigger than this with a clear message.
 MAX_TABLE_UPLOAD_BYTES = envint("MAX_TABLE_UPLOAD_BYTES", 2 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_TABLE_UPLOAD_BYTES + 512 * 1024
