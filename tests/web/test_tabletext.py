@@ -1,0 +1,43 @@
+"""A table as a text document: comments, disabled rules, every error with its line."""
+
+from __future__ import annotations
+
+import pytest
+
+from senders.engine import OverrideSyntaxError
+from senders.tabletext import Entry, format_document, parse_document
+
+
+def test_comments_attach_to_the_rule_below_and_disabled_rules_survive() -> None:
+    entries = parse_document(
+        "# first\r\n#  second line \r\n\r\nA.example  relay.example.net\r\n"
+        "#DISABLED:   b.example relay.example.net $end\r\n"
+    )
+    assert entries == [
+        Entry("a.example relay.example.net", True, "first second line", 4),
+        Entry("b.example relay.example.net $end", False, "", 5),
+    ]
+    assert format_document(entries) == (
+        "# first second line\na.example relay.example.net\n"
+        "#disabled: b.example relay.example.net $end\n"
+    )
+
+
+def test_every_error_is_reported_with_its_line_and_column() -> None:
+    with pytest.raises(OverrideSyntaxError) as error:
+        parse_document(
+            "ok.example relay.example.net\n"
+            "bad.example relay.example.net $sizee>1\n"
+            "#disabled: x.example relay.example.net $nope\n"
+            "# dangling comment\n"
+        )
+    assert [str(e) for e in error.value.errors] == [
+        'line 2, col 31: unknown attribute "$sizee" (did you mean $size?)',
+        'line 3, col 40: unknown option "$nope" (expected $end, $adddns, $priority or $dnsmx)',
+        "line 4, col 1: comment is not followed by a rule (comments belong to the rule below them)",
+    ]
+
+
+def test_masked_output_hides_passwords() -> None:
+    entries = [Entry("* joe:pa:ss@word@smtp.example.com", True, "", 1)]
+    assert format_document(entries, mask_passwords=True) == "* joe:********@smtp.example.com\n"
