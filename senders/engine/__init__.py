@@ -6,21 +6,62 @@ Pure Python, no Django. See docs/engine.md for the API and the language decision
 from __future__ import annotations
 
 from senders.engine.errors import OverrideSyntaxError
-from senders.engine.format import PASSWORD_MASK, format_rule, format_server, format_table
+from senders.engine.evaluate import (
+    CompiledTable,
+    Message,
+    NextHop,
+    Result,
+    Status,
+    TraceStep,
+    compile_table,
+    evaluate,
+)
+from senders.engine.format import (
+    PASSWORD_MASK,
+    format_result,
+    format_rule,
+    format_server,
+    format_table,
+)
+from senders.engine.match import normalise_domain
 from senders.engine.parse import MAX_LINE_LENGTH, parse_rule, parse_server, parse_table
+from senders.engine.resolve import (
+    DnsResolver,
+    MxAnswer,
+    Resolver,
+    StaticResolver,
+    parse_mx_records,
+    parse_nameserver,
+)
 from senders.engine.rules import Condition, DnsMxCondition, Rule, Server
 
 __all__ = [
     "MAX_LINE_LENGTH",
     "PASSWORD_MASK",
+    "CompiledTable",
     "Condition",
     "DnsMxCondition",
+    "DnsResolver",
+    "Message",
+    "MxAnswer",
+    "NextHop",
     "OverrideSyntaxError",
+    "Resolver",
+    "Result",
     "Rule",
     "Server",
+    "StaticResolver",
+    "Status",
+    "TraceStep",
+    "compile_table",
+    "evaluate",
+    "format_result",
     "format_rule",
     "format_server",
     "format_table",
+    "normalise_domain",
+    "parse_mx_records",
+    "parse_nameserver",
     "parse_rule",
     "parse_server",
     "parse_table",

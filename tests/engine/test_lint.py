@@ -124,9 +124,9 @@ def test_it_does_not_call_a_reachable_line_shadowed(table: str) -> None:
 
 
 def test_it_warns_about_an_exact_duplicate() -> None:
-    assert lint("example.com smtp.example.net:587 $size>10\nexample.com smtp.example.net:587 $size>10\n") == [
-        "line 2: duplicate of line 1: it does exactly the same — delete line 2"
-    ]
+    assert lint(
+        "example.com smtp.example.net:587 $size>10\nexample.com smtp.example.net:587 $size>10\n"
+    ) == ["line 2: duplicate of line 1: it does exactly the same — delete line 2"]
 
 
 def test_a_duplicate_ignores_option_order_and_the_default_priority() -> None:
@@ -196,15 +196,42 @@ def test_adddns_end_is_fine_with_a_condition_or_a_narrower_pattern(table: str) -
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ("x.org a.net $size>10 $size<5\n", "line 1: can never match: the conditions $size>10 $size<5 can never all hold — correct the conditions of line 1 or delete it"),
-        ("x.org a.net $size=5 $size=6\n", "line 1: can never match: the conditions $size=5 $size=6 can never all hold — correct the conditions of line 1 or delete it"),
-        ("x.org a.net $retries<0\n", "line 1: can never match: the conditions $retries<0 can never all hold — correct the conditions of line 1 or delete it"),
-        ("x.org a.net $size>=5 $size<=5 $size!=5\n", "line 1: can never match: the conditions $size>=5 $size<=5 $size!=5 can never all hold — correct the conditions of line 1 or delete it"),
-        ("x.org a.net $from=a@x.org $from=B@x.org\n", "line 1: can never match: the conditions $from=a@x.org $from=B@x.org can never all hold — correct the conditions of line 1 or delete it"),
-        ("x.org a.net $authsender=Joe $authsender<>joe\n", "line 1: can never match: the conditions $authsender=Joe $authsender<>joe can never all hold — correct the conditions of line 1 or delete it"),
-        ("x.org a.net $from=a@x.org $from~=*@y.org\n", "line 1: can never match: the conditions $from=a@x.org $from~=*@y.org can never all hold — correct the conditions of line 1 or delete it"),
-        ("x.org a.net $authsender>m $authsender<c\n", "line 1: can never match: the conditions $authsender>m $authsender<c can never all hold — correct the conditions of line 1 or delete it"),
-        ("x.org a.net $dnsmx:*.google.com $dnsmx:!*.google.com\n", "line 1: can never match: $dnsmx:*.google.com and $dnsmx:!*.google.com can never both hold — correct the conditions of line 1 or delete it"),
+        (
+            "x.org a.net $size>10 $size<5\n",
+            "line 1: can never match: the conditions $size>10 $size<5 can never all hold — correct the conditions of line 1 or delete it",
+        ),
+        (
+            "x.org a.net $size=5 $size=6\n",
+            "line 1: can never match: the conditions $size=5 $size=6 can never all hold — correct the conditions of line 1 or delete it",
+        ),
+        (
+            "x.org a.net $retries<0\n",
+            "line 1: can never match: the conditions $retries<0 can never all hold — correct the conditions of line 1 or delete it",
+        ),
+        (
+            "x.org a.net $size>=5 $size<=5 $size!=5\n",
+            "line 1: can never match: the conditions $size>=5 $size<=5 $size!=5 can never all hold — correct the conditions of line 1 or delete it",
+        ),
+        (
+            "x.org a.net $from=a@x.org $from=B@x.org\n",
+            "line 1: can never match: the conditions $from=a@x.org $from=B@x.org can never all hold — correct the conditions of line 1 or delete it",
+        ),
+        (
+            "x.org a.net $authsender=Joe $authsender<>joe\n",
+            "line 1: can never match: the conditions $authsender=Joe $authsender<>joe can never all hold — correct the conditions of line 1 or delete it",
+        ),
+        (
+            "x.org a.net $from=a@x.org $from~=*@y.org\n",
+            "line 1: can never match: the conditions $from=a@x.org $from~=*@y.org can never all hold — correct the conditions of line 1 or delete it",
+        ),
+        (
+            "x.org a.net $authsender>m $authsender<c\n",
+            "line 1: can never match: the conditions $authsender>m $authsender<c can never all hold — correct the conditions of line 1 or delete it",
+        ),
+        (
+            "x.org a.net $dnsmx:*.google.com $dnsmx:!*.google.com\n",
+            "line 1: can never match: $dnsmx:*.google.com and $dnsmx:!*.google.com can never both hold — correct the conditions of line 1 or delete it",
+        ),
     ],
 )
 def test_it_warns_about_contradictory_conditions(table: str, message: str) -> None:
@@ -351,6 +378,8 @@ def test_warnings_come_in_line_order_and_use_the_rules_line_numbers() -> None:
 
 
 def test_a_long_table_lints_quickly() -> None:
-    text = "".join(f"host{i}.example.com relay{i % 7}.example.net $priority:{i % 50}\n" for i in range(3000))
+    text = "".join(
+        f"host{i}.example.com relay{i % 7}.example.net $priority:{i % 50}\n" for i in range(3000)
+    )
     rules = parse_table(text + "* fallback.example.net\n")
     assert lint_table(rules, ["example.org"]) is not None
