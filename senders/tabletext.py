@@ -14,6 +14,7 @@ No Django here: the bulk editor, import, rollback and commands all call this.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
@@ -60,6 +61,12 @@ def parse_document(text: str) -> list[Entry]:
             body = line[body_start:]
             enabled = False
         elif stripped.startswith("#"):
+            control = next((c for c in line if c != "\t" and unicodedata.category(c) == "Cc"), "")
+            if control:  # the parser checks rule lines; comments are stored too
+                message = f"control character U+{ord(control):04X} is not allowed"
+                errors.append(_error(number, line.index(control) + 1, control, message))
+                comment = []
+                continue
             if not comment:
                 comment_line = number
             comment.append(stripped[1:].strip())
