@@ -9,6 +9,7 @@ Every question received is appended to `queries` as (name, type).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -92,10 +93,8 @@ class DnsTestServer:
                 return
             reply = self.answer(data)
             if reply is not None:
-                try:
+                with contextlib.suppress(OSError):  # the client went away
                     self._socket.sendto(reply, client)
-                except OSError:
-                    pass
 
     def answer(self, data: bytes) -> bytes | None:
         try:

@@ -230,7 +230,10 @@ def test_static_resolver_rejects_bad_hosts() -> None:
 
 
 def test_parse_mx_records() -> None:
-    text = "10 mx1.example.com\n\n# backup\n20   MX2.example.com.\nexample.com. 300 IN MX 30 mx3.example.com.\n"
+    text = (
+        "10 mx1.example.com\n\n# backup\n20   MX2.example.com.\n"
+        "example.com. 300 IN MX 30 mx3.example.com.\n"
+    )
     assert parse_mx_records(text) == [
         (10, "mx1.example.com"),
         (20, "mx2.example.com"),
