@@ -1,31 +1,348 @@
-"""Placeholder views: replaced as the pages are built."""
+"""A sender's table page: the rules in order, and changing them one at a time.
 
-from django.http import Http404
+Every change goes through `senders.tables` (locks, dense positions, revisions).
+Without JavaScript each action is a form post answered by a redirect back to the
+table; with htmx the same view answers with the `rules` region of `table.html`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget
+
+from senders import tables
+from senders.engine import OverrideSyntaxError, parse_rule
+from senders.forms import AddRuleForm, RuleForm, RuleSummary, describe_rule
+from senders.models import MailSender, OverrideRule
+from senders.tables import StaleTable
+from senders.views.common import actor_for, get_sender, posted_revision
+
+RULES_PER_PAGE = 200
+MOVE_WORDS = ("up", "down", "top", "bottom")
 
 
-def table(request, slug):  # type: ignore[no-untyped-def]
-    raise Http404
+@dataclass(frozen=True)
+class Row:
+    """One rule as the table shows it: masked text and breakdown, never the password."""
+
+    pk: int
+    position: int
+    enabled: bool
+    comment: str
+    summary: RuleSummary | None
 
 
-def rule_add(request, slug):  # type: ignore[no-untyped-def]
-    raise Http404
+def _row(rule: OverrideRule) -> Row:
+    try:
+        summary: RuleSummary | None = describe_rule(parse_rule(rule.text, line=rule.position))
+    except OverrideSyntaxError:
+        summary = None  # stored before a parser change; the text may hold a password
+    return Row(rule.pk, rule.position, rule.enabled, rule.comment, summary)
 
 
-def rule_validate(request, slug):  # type: ignore[no-untyped-def]
-    raise Http404
+def _page_of(position: int) -> int:
+    return (max(position, 1) - 1) // RULES_PER_PAGE + 1
 
 
-def rule_edit(request, slug, pk):  # type: ignore[no-untyped-def]
-    raise Http404
+def _table_url(sender: MailSender, position: int | None = None, pk: int | None = None) -> str:
+    url = reverse("senders:detail", args=[sender.slug])
+    if position is not None:
+        url += f"?page={_page_of(position)}"
+    return url + (f"#rule-{pk}" if pk else "")
 
 
-def rule_delete(request, slug, pk):  # type: ignore[no-untyped-def]
-    raise Http404
+def _render_table(
+    request: HttpRequest,
+    sender: MailSender,
+    *,
+    page: Any = None,
+    position: int | None = None,
+    status: int = 200,
+    **extra: Any,
+) -> HttpResponse:
+    """The table page, or only its `rules` region for htmx; `position` picks the page."""
+    rules = sender.rules.order_by("position").only("pk", "position", "text", "enabled", "comment")
+    paginator = Paginator(rules, RULES_PER_PAGE)
+    page_obj = paginator.get_page(_page_of(position) if position is not None else page)
+    context = {
+        "sender": sender,
+        "page_obj": page_obj,
+        "rows": [_row(rule) for rule in page_obj],
+        "can_edit": request.user.has_perm("senders.change_overriderule"),
+        "add_form": AddRuleForm(auto_id="add-%s"),
+        **extra,
+    }
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "senders/table.html#rules" if partial else "senders/table.html"
+    response = render(request, template, context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
-def rule_toggle(request, slug, pk):  # type: ignore[no-untyped-def]
-    raise Http404
+def _done(
+    request: HttpRequest, sender: MailSender, notice: str, position: int, pk: int | None = None
+) -> HttpResponse:
+    """A change went through: show the page that holds `position`."""
+    if request.htmx:
+        return _render_table(request, sender, position=position, notice=notice)
+    messages.success(request, notice)
+    return redirect(_table_url(sender, position, pk))
 
 
-def rule_move(request, slug, pk):  # type: ignore[no-untyped-def]
-    raise Http404
+def _refused(
+    request: HttpRequest, sender: MailSender, error: str, status: int, position: int | None = None
+) -> HttpResponse:
+    return _render_table(request, sender, position=position, error=error, status=status)
+
+
+def _stale_message(error: StaleTable) -> str:
+    return (
+        f"This table was changed by someone else since you opened it (you saw revision "
+        f"{error.expected}, it is now at revision {error.current}). Nothing was changed: "
+        "here is the current table; try again."
+    )
+
+
+def _find_rule(sender: MailSender, pk: int) -> OverrideRule | None:
+    return sender.rules.filter(pk=pk).first()
+
+
+def _gone(request: HttpRequest, sender: MailSender) -> HttpResponse:
+    message = "That rule no longer exists: someone may have deleted it. Here is the current table."
+    if request.htmx:
+        return _refused(request, sender, message, 409)
+    messages.error(request, message)
+    return redirect(_table_url(sender))
+
+
+def _shown_revision(request: HttpRequest, sender: MailSender) -> int:
+    """The revision of the page a GET came from (`?revision=`), else the current one."""
+    value = request.GET.get("revision", "")
+    return (
+        int(value) if value.isascii() and value.isdigit() and len(value) < 10 else sender.revision
+    )
+
+
+# ---------------------------------------------------------------- the table
+
+
+@login_required
+@permission_required("senders.view_overriderule", raise_exception=True)
+@require_GET
+def table(request: HttpRequest, slug: str) -> HttpResponse:
+    return _render_table(request, get_sender(slug), page=request.GET.get("page"))
+
+
+@login_required
+@permission_required("senders.view_overriderule", raise_exception=True)
+@require_POST
+def rule_validate(request: HttpRequest, slug: str) -> HttpResponse:
+    """Live validation: the parser's verdict on the typed rule, as a fragment."""
+    get_sender(slug)
+    form = RuleForm({"text": request.POST.get("text", "")})
+    form.is_valid()
+    return render(request, "senders/_rule_verdict.html", {"verdict": form.verdict})
+
+
+@login_required
+@permission_required("senders.add_overriderule", raise_exception=True)
+@require_POST
+def rule_add(request: HttpRequest, slug: str) -> HttpResponse:
+    sender = get_sender(slug)
+    form = AddRuleForm(request.POST, auto_id="add-%s")
+    if not form.is_valid():
+        return _render_table(request, sender, add_form=form, status=400)
+    data = form.cleaned_data
+    try:
+        change = tables.add_rule(
+            sender,
+            data["text"],
+            actor=actor_for(request),
+            enabled=data["enabled"],
+            comment=data["comment"],
+            position=data["position"],
+            expected_revision=posted_revision(request),
+        )
+    except StaleTable as error:
+        return _render_table(request, error.sender, add_form=form, error=str(error), status=409)
+    except OverrideSyntaxError as error:
+        form.parser_error(error)
+        return _render_table(request, sender, add_form=form, status=400)
+    assert change.rule is not None
+    position = change.rule.position
+    return _done(
+        request, change.sender, f"Rule added at position {position}.", position, pk=change.rule.pk
+    )
+
+
+def _edit_response(
+    request: HttpRequest, sender: MailSender, rule: OverrideRule, form: RuleForm, **extra: Any
+) -> HttpResponse:
+    """The edit form: a row swapped into the table (htmx) or a page of its own."""
+    context = {"sender": sender, "rule": rule, "form": form, "in_table": bool(request.htmx)}
+    context |= {"current": _row(rule), "page": _page_of(rule.position)}
+    context |= {"revision": sender.revision, **extra}
+    template = "senders/rule_edit.html#row" if request.htmx else "senders/rule_edit.html"
+    return render(request, template, context, status=400 if form.errors else 200)
+
+
+@login_required
+@permission_required("senders.change_overriderule", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def rule_edit(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    sender = get_sender(slug)
+    rule = _find_rule(sender, pk)
+    if rule is None:
+        return _gone(request, sender)
+    if request.method == "GET":
+        row = _row(rule)
+        initial = {"text": row.summary.text if row.summary else "", "comment": rule.comment}
+        form = RuleForm(initial={**initial, "enabled": rule.enabled}, auto_id=f"rule-{pk}-%s")
+        return _edit_response(
+            request, sender, rule, form, revision=_shown_revision(request, sender)
+        )
+    form = RuleForm(request.POST, auto_id=f"rule-{pk}-%s")
+    if form.is_valid():
+        return _save_edit(request, sender, rule, form)
+    response = _edit_response(request, sender, rule, form, revision=posted_revision(request))
+    if request.htmx:  # the form aims at the whole table; an error replaces only its row
+        reswap(retarget(response, f"#rule-{pk}"), "outerHTML")
+    return response
+
+
+def _save_edit(
+    request: HttpRequest, sender: MailSender, rule: OverrideRule, form: RuleForm
+) -> HttpResponse:
+    data = form.cleaned_data
+    try:
+        change = tables.update_rule(
+            rule,
+            actor=actor_for(request),
+            text=data["text"],
+            enabled=data["enabled"],
+            comment=data["comment"],
+            expected_revision=posted_revision(request),
+        )
+    except StaleTable as error:
+        fresh = _find_rule(error.sender, rule.pk)
+        if fresh is None:
+            return _gone(request, error.sender)
+        if request.htmx:
+            editing = {"rule": fresh, "form": form}
+            return _render_table(
+                request, error.sender, position=fresh.position, editing=editing,
+                error=str(error), status=409,
+            )  # fmt: skip
+        response = _edit_response(request, error.sender, fresh, form, error=str(error))
+        response.status_code = 409
+        return response
+    except OverrideSyntaxError as error:
+        form.parser_error(error)
+        response = _edit_response(request, sender, rule, form, revision=posted_revision(request))
+        if request.htmx:
+            reswap(retarget(response, f"#rule-{rule.pk}"), "outerHTML")
+        return response
+    assert change.rule is not None
+    position = change.rule.position
+    return _done(request, change.sender, f"Rule {position} saved.", position, pk=rule.pk)
+
+
+def _confirm_delete(request: HttpRequest, sender: MailSender, rule: OverrideRule) -> HttpResponse:
+    """Without JS a page of its own; with htmx the rule's row turns into the question."""
+    context = {"sender": sender, "rule": rule, "row": _row(rule), "in_table": bool(request.htmx)}
+    context |= {"revision": _shown_revision(request, sender), "page": _page_of(rule.position)}
+    template = "senders/rule_confirm_delete.html"
+    return render(request, template + "#row" if request.htmx else template, context)
+
+
+@login_required
+@permission_required("senders.delete_overriderule", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def rule_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    sender = get_sender(slug)
+    rule = _find_rule(sender, pk)
+    if rule is None:
+        return _gone(request, sender)
+    if request.method == "GET":
+        return _confirm_delete(request, sender, rule)
+    try:
+        change = tables.delete_rule(
+            rule, actor=actor_for(request), expected_revision=posted_revision(request)
+        )
+    except StaleTable as error:
+        return _refused(request, error.sender, _stale_message(error), 409, rule.position)
+    assert change.rule is not None
+    position = change.rule.position
+    remaining = change.sender.rules.count()
+    return _done(request, change.sender, f"Rule {position} deleted.", min(position, remaining))
+
+
+@login_required
+@permission_required("senders.change_overriderule", raise_exception=True)
+@require_POST
+def rule_toggle(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    sender = get_sender(slug)
+    rule = _find_rule(sender, pk)
+    if rule is None:
+        return _gone(request, sender)
+    wanted = request.POST.get("enabled", "")
+    if wanted not in ("0", "1"):
+        return _refused(request, sender, "Choose whether the rule is enabled.", 400, rule.position)
+    try:
+        change = tables.update_rule(
+            rule,
+            actor=actor_for(request),
+            enabled=wanted == "1",
+            expected_revision=posted_revision(request),
+        )
+    except StaleTable as error:
+        return _refused(request, error.sender, _stale_message(error), 409, rule.position)
+    assert change.rule is not None
+    state = "enabled" if change.rule.enabled else "disabled: it is kept but not used"
+    position = change.rule.position
+    return _done(request, change.sender, f"Rule {position} {state}.", position, pk=rule.pk)
+
+
+def _move_target(to: str, rule: OverrideRule, count: int) -> int | None:
+    """Where `to` (up, down, top, bottom or a position number) sends the rule, or None."""
+    targets = {"up": rule.position - 1, "down": rule.position + 1, "top": 1, "bottom": count}
+    if to in targets:
+        return min(max(targets[to], 1), count)
+    if to.isascii() and to.isdigit() and 0 < len(to) < 10 and int(to) >= 1:
+        return min(int(to), count)
+    return None
+
+
+@login_required
+@permission_required("senders.change_overriderule", raise_exception=True)
+@require_POST
+def rule_move(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    sender = get_sender(slug)
+    rule = _find_rule(sender, pk)
+    if rule is None:
+        return _gone(request, sender)
+    target = _move_target(request.POST.get("to", "").strip(), rule, sender.rules.count())
+    if target is None:
+        message = "Choose where to move the rule: up, down, top, bottom or a position from 1."
+        return _refused(request, sender, message, 400, rule.position)
+    if target == rule.position and posted_revision(request) == sender.revision:
+        notice = f"Rule {rule.position} is already there."
+        return _done(request, sender, notice, rule.position, pk=rule.pk)
+    try:
+        change = tables.move_rule(
+            rule, target, actor=actor_for(request), expected_revision=posted_revision(request)
+        )
+    except StaleTable as error:
+        return _refused(request, error.sender, _stale_message(error), 409, rule.position)
+    notice = f"Rule {rule.position} moved to position {target}."
+    return _done(request, change.sender, notice, target, pk=rule.pk)
