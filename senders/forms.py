@@ -251,6 +251,13 @@ class RuleForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The parser names a NUL with its column, better than Django's generic refusal.
+        text_field = self.fields["text"]
+        text_field.validators = [
+            v
+            for v in text_field.validators
+            if getattr(v, "code", "") != "null_characters_not_allowed"
+        ]
         # What the parser made of the typed text: shown under the field.
         self.rule: Rule | None = None
         self.syntax_error: OverrideSyntaxError | None = None

@@ -71,7 +71,8 @@ def _render_table(
     **extra: Any,
 ) -> HttpResponse:
     """The table page, or only its `rules` region for htmx; `position` picks the page."""
-    rules = sender.rules.order_by("position").only("pk", "position", "text", "enabled", "comment")
+    fields = ("pk", "sender_id", "position", "text", "enabled", "comment")
+    rules = sender.rules.order_by("position").only(*fields)
     paginator = Paginator(rules, RULES_PER_PAGE)
     page_obj = paginator.get_page(_page_of(position) if position is not None else page)
     context = {
