@@ -3,6 +3,8 @@ the indexed evaluation equals a walk over every line."""
 
 from __future__ import annotations
 
+import contextlib
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -76,7 +78,7 @@ FRAGMENTS = [
     "\u00a0",
     "\u200b",
     "é",
-    "𝔘",
+    "\U0001d518",  # a letter outside the BMP
 ]
 
 line_text = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=8), max_size=25).map("".join)
@@ -111,10 +113,8 @@ def test_parse_table_raises_only_override_syntax_error(text: str) -> None:
 @given(st.binary(max_size=2000))
 def test_binary_junk_decoded_any_way_raises_only_override_syntax_error(data: bytes) -> None:
     for text in (data.decode("latin-1"), data.decode("utf-8", "surrogateescape")):
-        try:
+        with contextlib.suppress(OverrideSyntaxError):
             parse_table(text)
-        except OverrideSyntaxError:
-            pass
 
 
 # ---------------------------------------------------------------- valid rules
