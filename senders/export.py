@@ -1,0 +1,249 @@
+"""The export for delivery agents: tokens, the cached body per revision, fetch records.
+
+Tokens are 256-bit random strings, shown once and stored only as their SHA-256
+(a slow password hash buys nothing for a secret this long); checking one always
+runs the same constant-time comparison, whether the sender exists or not.
+
+The body of a sender's export is a function of one table revision: it is built
+from that revision's snapshot (immutable, so there is no race with an editor
+saving at the same moment) by the engine's formatter, once per revision, and kept
+in Django's cache with its ETag. A poll costs two small queries: the sender and
+its latest revision's id and time.
+
+Fetches are recorded on the sender (when, from which address, which revision),
+but the row is only written when the address or the revision changed, or when
+the last record is older than FETCH_RECORD_INTERVAL: agents poll every few
+seconds, and the admin needs "delivery has this revision", not every poll.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from senders.engine import Condition, Rule, format_rule, format_table, parse_rule
+from senders.models import MailSender, Revision
+from senders.tables import enabled_rules
+from senders.tabletext import parse_document
+
+Kind = Literal["txt", "json"]
+
+FETCH_RECORD_INTERVAL = timedelta(seconds=60)
+CACHE_SECONDS = 24 * 3600
+# A token from a header or a URL longer than this is wrong without hashing it.
+MAX_TOKEN_LENGTH = 200
+
+CONTENT_TYPES: dict[Kind, str] = {
+    "txt": "text/plain; charset=utf-8",
+    "json": "application/json",
+}
+
+# Compared against when there is no stored hash, so that an unknown sender and a
+# wrong token take the same path.
+_NO_TOKEN_HASH = hashlib.sha256(secrets.token_bytes(32)).hexdigest()
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def create_token(sender: MailSender) -> str:
+    """A new token for `sender`, replacing (and so invalidating) any previous one.
+
+    The token is returned once; only its hash is stored.
+    """
+    token = secrets.token_urlsafe(32)
+    sender.export_token_hash = hash_token(token)
+    sender.export_token_created_at = timezone.now()
+    sender.save(update_fields=["export_token_hash", "export_token_created_at"])
+    return token
+
+
+def revoke_token(sender: MailSender) -> None:
+    sender.export_token_hash = ""
+    sender.export_token_created_at = None
+    sender.save(update_fields=["export_token_hash", "export_token_created_at"])
+
+
+def sender_for_token(slug: str, token: str | None) -> MailSender | None:
+    """The sender if `token` is its export token; None for every other case alike."""
+    sender = MailSender.objects.filter(slug=slug).first()
+    stored = sender.export_token_hash if sender is not None else ""
+    given = token if token and len(token) <= MAX_TOKEN_LENGTH else ""
+    matches = hmac.compare_digest(hash_token(given), stored or _NO_TOKEN_HASH)
+    if matches and sender is not None and stored and given:
+        return sender
+    return None
+
+
+# ---------------------------------------------------------------- the body
+
+
+@dataclass(frozen=True)
+class Export:
+    body: bytes
+    etag: str
+    content_type: str
+    revision: int
+    last_modified: datetime | None
+
+
+def export_of(sender: MailSender, kind: Kind = "txt") -> Export:
+    """The export of the sender's current revision, rendered at most once per revision.
+
+    Raises OverrideSyntaxError if the stored table no longer parses (the view
+    answers 503: an agent should keep its last good copy).
+    """
+    latest = (
+        Revision.objects.filter(sender=sender, number=sender.revision)
+        .values_list("pk", "created_at")
+        .first()
+    )
+    # The revision's primary key and time make the key unique even if a sender is
+    # deleted and created again with the same slug (its numbers restart at 0).
+    stamp = (
+        f"{latest[0]}:{latest[1].timestamp()}" if latest else f"0:{sender.created_at.timestamp()}"
+    )
+    key = f"senders:export:{kind}:{sender.pk}:{sender.revision}:{stamp}"
+    export: Export | None = cache.get(key)
+    if export is None:
+        rules = _rules_at(sender, latest[0] if latest else None)
+        body = _render(sender, rules, kind)
+        export = Export(
+            body=body,
+            etag=f'"{hashlib.sha256(body).hexdigest()}"',
+            content_type=CONTENT_TYPES[kind],
+            revision=sender.revision,
+            last_modified=latest[1] if latest else None,
+        )
+        cache.set(key, export, CACHE_SECONDS)
+    return export
+
+
+def export_body(sender: MailSender, kind: Kind = "txt") -> bytes:
+    """Exactly the bytes the export URL serves (used by `manage.py export_overrides`)."""
+    return export_of(sender, kind).body
+
+
+def _rules_at(sender: MailSender, revision_pk: int | None) -> list[Rule]:
+    """Enabled rules of one revision, numbered by their place in the table."""
+    if revision_pk is None:
+        # No revision recorded: the table was never changed (it is empty); the
+        # rows are read all the same rather than assumed.
+        return enabled_rules(sender)
+    document = Revision.objects.values_list("document", flat=True).get(pk=revision_pk)
+    entries = parse_document(document)
+    return [
+        parse_rule(entry.text, line=position)
+        for position, entry in enumerate(entries, start=1)
+        if entry.enabled
+    ]
+
+
+def _render(sender: MailSender, rules: list[Rule], kind: Kind) -> bytes:
+    if kind == "txt":
+        return format_table(rules).encode("utf-8")
+    document = {
+        "sender": sender.slug,
+        "rules": [_rule_json(line, rule) for line, rule in enumerate(rules, start=1)],
+    }
+    # ensure_ascii: valid JSON (and plain ASCII) whatever characters a rule holds.
+    return (json.dumps(document, indent=2, ensure_ascii=True) + "\n").encode("ascii")
+
+
+def _rule_json(line: int, rule: Rule) -> dict[str, Any]:
+    server = rule.server
+    return {
+        "line": line,
+        "position": rule.line,
+        "text": format_rule(rule),
+        "domain": rule.domain,
+        "server": {
+            "host": server.host,
+            "port": server.port,
+            "username": server.username,
+            "password": server.password,
+        },
+        "conditions": [
+            {
+                "attribute": c.attribute,
+                "operator": c.operator,
+                "value": int(c.value) if c.attribute in ("retries", "size") else c.value,
+            }
+            if isinstance(c, Condition)
+            else {"attribute": "dnsmx", "pattern": c.pattern, "negate": c.negate}
+            for c in rule.conditions
+        ],
+        "end": rule.end,
+        "adddns": rule.adddns,
+        "priority": rule.priority,
+        "preference": rule.preference,
+    }
+
+
+# ---------------------------------------------------------------- fetch records
+
+
+def record_fetch(sender: MailSender, remote_addr: str, revision: int) -> bool:
+    """Note that delivery fetched `revision`; True if the row was written."""
+    now = timezone.now()
+    remote_addr = (remote_addr or "")[:100]
+    if (
+        sender.last_fetched_revision == revision
+        and sender.last_fetched_by == remote_addr
+        and sender.last_fetched_at is not None
+        and now - sender.last_fetched_at < FETCH_RECORD_INTERVAL
+    ):
+        return False
+    # update(), not save(): touches only these columns (and not updated_at), so a
+    # poll never overwrites an admin's concurrent edit of the sender.
+    MailSender.objects.filter(pk=sender.pk).update(
+        last_fetched_at=now, last_fetched_by=remote_addr, last_fetched_revision=revision
+    )
+    sender.last_fetched_at, sender.last_fetched_by = now, remote_addr
+    sender.last_fetched_revision = revision
+    return True
+
+
+@dataclass(frozen=True)
+class ExportStatus:
+    """What the sender page tells about delivery (`templates/senders/_export_status.html`)."""
+
+    sender: MailSender
+    has_token: bool
+    token_created_at: datetime | None
+    last_fetched_at: datetime | None
+    last_fetched_by: str
+    last_fetched_revision: int | None
+    revision: int
+
+    @property
+    def fetched(self) -> bool:
+        return self.last_fetched_at is not None
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.last_fetched_revision == self.revision
+
+
+def export_status(sender: MailSender) -> ExportStatus:
+    return ExportStatus(
+        sender=sender,
+        has_token=bool(sender.export_token_hash),
+        token_created_at=sender.export_token_created_at,
+        last_fetched_at=sender.last_fetched_at,
+        last_fetched_by=sender.last_fetched_by,
+        last_fetched_revision=sender.last_fetched_revision,
+        revision=sender.revision,
+    )
