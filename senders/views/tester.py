@@ -1,7 +1,33 @@
-"""Placeholder views: replaced as the pages are built."""
+"""Test a message against the saved table, or against the bulk editor's unsaved text.
 
-from django.http import Http404
+One view renders the same result fragment for errors and for results: htmx asks
+for it as the form changes; without JavaScript a GET (or, with unsaved text, a
+POST) renders the whole page.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from senders.tester import TestForm, run_test
+from senders.views.common import get_sender
 
 
-def test_message(request, slug):  # type: ignore[no-untyped-def]
-    raise Http404
+@login_required
+@permission_required("senders.view_overriderule", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def test_message(request: HttpRequest, slug: str) -> HttpResponse:
+    sender = get_sender(slug)
+    data = request.POST if request.method == "POST" else request.GET
+    # Unsaved text comes from the bulk editor's "Test this text" button (a POST).
+    has_text = "text" in data
+    initial = {"table": "text" if has_text else "saved", "text": data.get("text", "")}
+    bound = "recipients" in data
+    form = TestForm(data if bound else None, initial=initial, sender=sender)
+    report = run_test(sender, form.cleaned_data) if bound and form.is_valid() else None
+    context = {"sender": sender, "form": form, "report": report, "has_text": has_text}
+    template = "senders/tester.html#result" if request.htmx else "senders/tester.html"
+    return render(request, template, context)

@@ -1,0 +1,438 @@
+"""'Test a message': the Django side of the engine's evaluator.
+
+The test page's form reads sizes (`10M`), recipients and hand-typed MX records;
+`run_test` chooses the resolver (live DNS, the sender's own DNS servers, or the
+typed records), evaluates the saved table or the bulk editor's unsaved text once
+per recipient domain, and lines the engine's trace up with the whole table so
+that every rule has a state: matched, failed at a condition, not reached after
+`$end`, or disabled. Relay passwords never leave this module: rules are shown
+masked and hops say only whether a password is set.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from senders.engine import (
+    CompiledTable,
+    DnsResolver,
+    Message,
+    MxAnswer,
+    NextHop,
+    Resolver,
+    Result,
+    Rule,
+    StaticResolver,
+    compile_table,
+    evaluate,
+    format_rule,
+    normalise_domain,
+    parse_mx_records,
+    parse_nameserver,
+    parse_rule,
+)
+from senders.models import MailSender
+from senders.tables import entries_of
+from senders.tabletext import Entry
+from senders.validators import clean_document
+
+MAX_RECIPIENTS = 20
+MAX_SIZE = 1024**4  # 1 TiB: anything bigger is a typo
+SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+SIZE_HELP = "Bytes, or with a unit (k = 1024 bytes, M = 1024 k, G = 1024 M): 2000, 500k, 10M, 2.5M."
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:([kmg])(?:i?b)?|b)?", re.IGNORECASE)
+_RECIPIENT_SEPARATORS = re.compile(r"[\s,;]+")
+
+MX_HELP = (
+    "One record per line: “example.com 10 mx1.example.com” (an MX record; repeat the line "
+    "for more), “example.com 0 .” (a null MX: accepts no mail), “example.com A” (no MX, "
+    "but an address: the implicit MX), “example.com NONE” (exists, no records), "
+    "“example.com SERVFAIL” (the lookup fails temporarily). Domains not listed do not "
+    "exist (NXDOMAIN). Lines starting with # are ignored."
+)
+
+
+# ---------------------------------------------------------------- reading the form
+
+
+def parse_size(text: str) -> int:
+    """`10M`, `500k`, `2.5M` or plain bytes → bytes (binary units, rounded to a byte)."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"“{text.strip()}” is not a size. {SIZE_HELP}")
+    number, unit = Decimal(match[1]), (match[2] or "").lower()
+    if not unit and number != number.to_integral_value():
+        raise ValueError("A size in bytes is a whole number; use k or M for fractions (2.5M).")
+    size = int((number * SIZE_UNITS[unit]).to_integral_value(ROUND_HALF_UP))
+    if size > MAX_SIZE:
+        raise ValueError("That is more than 1 TiB; check the size.")
+    return size
+
+
+def parse_recipients(text: str) -> dict[str, list[str]]:
+    """Recipient addresses (or bare domains), comma or newline separated → {domain: [typed]}."""
+    items = [item.strip("<>") for item in _RECIPIENT_SEPARATORS.split(text) if item.strip("<>")]
+    if not items:
+        raise ValidationError("Enter a recipient address, or a domain.", code="required")
+    if len(items) > MAX_RECIPIENTS:
+        raise ValidationError(
+            f"Enter at most {MAX_RECIPIENTS} recipients at a time (you entered {len(items)}).",
+            code="too_many",
+        )
+    domains: dict[str, list[str]] = {}
+    errors: list[ValidationError] = []
+    for item in items:
+        try:
+            domain = normalise_domain(item)
+        except ValueError as exc:
+            errors.append(ValidationError(f"{exc}.", code="recipient"))
+            continue
+        typed = domains.setdefault(domain, [])
+        if item not in typed:
+            typed.append(item)
+    if errors:
+        raise ValidationError(errors)
+    return domains
+
+
+def static_resolver(text: str) -> StaticResolver:
+    """MX records typed in by hand (see MX_HELP) → a resolver; ValueError names the line."""
+    mx: dict[str, list[tuple[int, str]]] = {}
+    addresses: set[str] = set()
+    failing: set[str] = set()
+    errors: list[str] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        tokens = raw.split()
+        if not tokens or tokens[0].startswith("#"):
+            continue
+        try:
+            domain = normalise_domain(tokens[0])
+            kind = tokens[1].upper() if len(tokens) == 2 else "MX"
+            if kind in ("A", "AAAA"):
+                addresses.add(domain)
+            elif kind == "SERVFAIL":
+                failing.add(domain)
+            elif kind == "NONE":
+                mx.setdefault(domain, [])
+            elif len(tokens) in (3, 4):
+                # The engine's record reader numbers its lines from 1: it sees one line.
+                records = parse_mx_records(" ".join(tokens[1:]))
+                mx.setdefault(domain, []).extend(records)
+            else:
+                raise ValueError(
+                    "expected “domain preference host”, “domain A”, “domain NONE” or "
+                    "“domain SERVFAIL”"
+                )
+        except ValueError as exc:
+            errors.append(f"line {number}: {str(exc).removeprefix('line 1: ')}")
+    if errors:
+        raise ValueError("; ".join(errors))
+    return StaticResolver(mx, addresses, failing=failing)
+
+
+class TestForm(forms.Form):
+    recipients = forms.CharField(
+        label="Recipient address(es)",
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2, "class": "code"}),
+        help_text="One or more, separated by commas or new lines. A bare domain (example.com) "
+        "is fine. Each recipient domain is routed once.",
+    )
+    mail_from = forms.CharField(
+        label="Envelope sender ($from)",
+        required=False,
+        max_length=500,
+        help_text="MAIL FROM; leave empty (or <>) for the null sender.",
+    )
+    auth_sender = forms.CharField(
+        label="Authenticated sender ($authsender)",
+        required=False,
+        max_length=500,
+        help_text="The SMTP AUTH user that submitted the message; empty if none.",
+    )
+    size = forms.CharField(
+        label="Size ($size)", required=False, max_length=50, initial="0", help_text=SIZE_HELP
+    )
+    retries = forms.IntegerField(
+        label="Retries ($retries)",
+        required=False,
+        min_value=0,
+        max_value=1_000_000,
+        initial=0,
+        help_text="Delivery attempts already made (0 for the first attempt).",
+    )
+    dns = forms.ChoiceField(
+        label="DNS answers from",
+        choices=[
+            ("live", "Live DNS"),
+            ("sender", "This sender's own DNS servers"),
+            ("manual", "MX records typed in below"),
+        ],
+        initial="live",
+        widget=forms.RadioSelect,
+    )
+    mx_records = forms.CharField(
+        label="MX records (typed in)",
+        required=False,
+        strip=False,
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 4, "class": "code"}),
+        help_text=MX_HELP,
+    )
+    table = forms.ChoiceField(
+        label="Table to test",
+        choices=[("saved", "The saved table"), ("text", "The unsaved text below")],
+        initial="saved",
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    text = forms.CharField(
+        label="Unsaved table text",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 8, "class": "code"}),
+        help_text="From the bulk editor. Changing it here only changes the test; nothing is "
+        "saved from this page.",
+    )
+
+    def __init__(self, *args: Any, sender: MailSender, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sender = sender
+        # The parser reports NUL and other control characters with their line and column.
+        self.fields["text"].validators = []
+
+    def clean_mail_from(self) -> str:
+        value: str = self.cleaned_data["mail_from"]
+        return "" if value == "<>" else value
+
+    def clean_recipients(self) -> dict[str, list[str]]:
+        return parse_recipients(self.cleaned_data["recipients"])
+
+    def clean_size(self) -> int:
+        try:
+            return parse_size(self.cleaned_data["size"] or "0")
+        except ValueError as exc:
+            raise ValidationError(str(exc), code="size") from exc
+
+    def clean_retries(self) -> int:
+        return self.cleaned_data["retries"] or 0
+
+    def clean_table(self) -> str:
+        return self.cleaned_data["table"] or "saved"
+
+    def clean_text(self) -> list[Entry] | None:
+        if self.data.get("table") != "text":
+            return None
+        text = self.cleaned_data["text"]
+        if len(text) > settings.MAX_TABLE_UPLOAD_BYTES:
+            raise ValidationError(
+                f"The table text is too long: {len(text)} characters, "
+                f"at most {settings.MAX_TABLE_UPLOAD_BYTES}.",
+                code="too_long",
+            )
+        return clean_document(text)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        try:
+            data["resolver"] = self._resolver(data.get("dns"), data.get("mx_records", ""))
+        except ValueError as exc:
+            field = "mx_records" if data.get("dns") == "manual" else "dns"
+            self.add_error(field, str(exc))
+        return data
+
+    def _resolver(self, dns: str | None, mx_records: str) -> Resolver | None:
+        if dns == "manual":
+            return static_resolver(mx_records)
+        servers: tuple[str, ...] = ()
+        if dns == "sender":
+            servers = tuple(self.sender.nameserver_list)
+            if not servers:
+                raise ValueError("This sender has no DNS servers of its own.")
+            for server in servers:
+                parse_nameserver(server)  # a clear message for a bad entry
+        elif dns != "live":
+            return None
+        timeout = float(settings.DNS_TIMEOUT)
+        return TimeBoundResolver(shared_dns_resolver(servers, timeout), 2 * timeout)
+
+
+# ---------------------------------------------------------------- resolvers
+
+
+@functools.lru_cache(maxsize=16)
+def shared_dns_resolver(nameservers: tuple[str, ...], timeout: float) -> DnsResolver:
+    """One resolver (and so one TTL cache) per server list, kept between requests:
+    the live form tests on every keystroke."""
+    return DnsResolver(nameservers, timeout=timeout)
+
+
+class TimeBoundResolver:
+    """Bounds the DNS time of one test: once `seconds` have passed, a lookup fails
+    temporarily (so the result is `defer`) instead of waiting for yet another timeout."""
+
+    def __init__(
+        self, resolver: Resolver, seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._resolver = resolver
+        self._clock = clock
+        self._deadline = clock() + seconds
+
+    def lookup_mx(self, domain: str) -> MxAnswer:
+        return self._ask(self._resolver.lookup_mx, domain)
+
+    def lookup_implicit_mx(self, domain: str) -> MxAnswer:
+        return self._ask(self._resolver.lookup_implicit_mx, domain)
+
+    def _ask(self, lookup: Callable[[str], MxAnswer], domain: str) -> MxAnswer:
+        if self._clock() >= self._deadline:
+            return MxAnswer("tempfail", reason="this test used up its time for DNS lookups")
+        return lookup(domain)
+
+
+# ---------------------------------------------------------------- running
+
+
+@dataclass(frozen=True)
+class TestTable:
+    """A table to test: every rule with its number (position or text line), on or off."""
+
+    rules: tuple[tuple[int, Rule, bool], ...]
+    compiled: CompiledTable
+
+    @classmethod
+    def of(cls, entries: Iterable[Entry]) -> TestTable:
+        rules = tuple((e.line, parse_rule(e.text, line=e.line), e.enabled) for e in entries)
+        return cls(rules, compile_table(rule for _, rule, enabled in rules if enabled))
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    """One rule in the trace: state is matched, failed, not-reached or disabled."""
+
+    number: int
+    text: str
+    state: str
+    why: str
+
+
+@dataclass(frozen=True)
+class HopRow:
+    """A next hop as the page shows it: "password set", never the password."""
+
+    host: str
+    port: int
+    preference: int
+    line: int | None  # the rule that gave it; None for a DNS host
+    username: str | None
+    password_set: bool
+
+    @classmethod
+    def of(cls, hop: NextHop) -> HopRow:
+        return cls(hop.host, hop.port, hop.preference, hop.line, hop.username, hop.password_set)
+
+    @property
+    def route(self) -> tuple[object, ...]:
+        """What delivery does with it: line numbers differ between saved and unsaved text."""
+        return (self.host, self.port, self.preference, self.line is None, self.username)
+
+
+@dataclass
+class DomainOutcome:
+    domain: str
+    recipients: list[str]
+    status: str
+    reason: str
+    hops: list[HopRow]
+    rows: list[RuleRow]
+    word: str  # what the numbers count: "rule" (saved positions) or "line" (text lines)
+    saved: DomainOutcome | None = None  # the saved table's outcome, when testing unsaved text
+
+    @property
+    def route(self) -> tuple[object, ...]:
+        return (self.status, [(*hop.route, hop.password_set) for hop in self.hops])
+
+    @property
+    def differs(self) -> bool:
+        return self.saved is not None and self.route != self.saved.route
+
+
+@dataclass
+class Report:
+    table: str  # "saved" | "text"
+    size: int
+    outcomes: list[DomainOutcome] = field(default_factory=list)
+
+    @property
+    def differences(self) -> int:
+        return sum(outcome.differs for outcome in self.outcomes)
+
+
+def trace_rows(table: TestTable, result: Result, word: str) -> list[RuleRow]:
+    """The engine's trace (lines checked) merged with every rule of the table."""
+    steps = {step.line: step for step in result.trace}
+    last = result.trace[-1] if result.trace else None
+    if last is not None and last.end:
+        skipped = f"not reached: {word} {last.line} ended the walk ($end)"
+    else:  # a $dnsmx condition that could not be decided stops the walk too
+        stop = f" at {word} {last.line}" if last is not None else ""
+        skipped = f"not reached: the walk stopped{stop} (defer)"
+    rows = []
+    for number, rule, enabled in table.rules:
+        text = format_rule(rule, mask_password=True)
+        step = steps.get(number)
+        if not enabled:
+            rows.append(RuleRow(number, text, "disabled", "disabled, not evaluated"))
+        elif step is None:
+            rows.append(RuleRow(number, text, "not-reached", skipped))
+        else:
+            rows.append(RuleRow(number, text, "matched" if step.matched else "failed", step.why))
+    return rows
+
+
+def outcome(
+    table: TestTable, message: Message, resolver: Resolver, recipients: list[str], word: str
+) -> DomainOutcome:
+    result = evaluate(table.compiled, message, resolver)
+    return DomainOutcome(
+        result.domain,
+        recipients,
+        result.status,
+        result.reason,
+        [HopRow.of(hop) for hop in result.hops],
+        trace_rows(table, result, word),
+        word,
+    )
+
+
+def run_test(sender: MailSender, data: dict[str, Any]) -> Report:
+    """Evaluate the form's message for each recipient domain (see TestForm)."""
+    saved = TestTable.of(entries_of(sender))
+    unsaved = TestTable.of(data["text"]) if data["table"] == "text" else None
+    report = Report(data["table"], data["size"])
+    for domain, recipients in data["recipients"].items():
+        message = Message(
+            domain,
+            sender=data["mail_from"],
+            auth_sender=data["auth_sender"],
+            size=data["size"],
+            retries=data["retries"],
+        )
+        saved_outcome = outcome(saved, message, data["resolver"], recipients, "rule")
+        if unsaved is None:
+            report.outcomes.append(saved_outcome)
+            continue
+        tested = outcome(unsaved, message, data["resolver"], recipients, "line")
+        tested.saved = saved_outcome
+        report.outcomes.append(tested)
+    return report
