@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
@@ -372,3 +373,90 @@ def test_conflict_diff_copes_with_bad_text_and_a_missing_revision(history: MailS
     conflict = conflict_diff(StaleTable(history, 2))
     assert conflict.yours is None
     assert conflict.theirs is not None and conflict.theirs.changed + conflict.theirs.added >= 1
+
+
+# ---------------------------------------------------------------- every door records a revision
+
+
+def test_every_change_path_records_exactly_one_revision(
+    admin_client_role: Client, sender: MailSender, tmp_path: Any
+) -> None:
+    """Rule editor, bulk editor, import, rollback and command: each change is a revision
+    whose snapshot is the table as it then is."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+
+    def step(expected_source: str, action: Any) -> None:
+        before = MailSender.objects.get(pk=sender.pk).revision
+        action(before)
+        sender.refresh_from_db()
+        assert sender.revision == before + 1, expected_source
+        latest = Revision.objects.get(sender=sender, number=sender.revision)
+        assert latest.source == expected_source
+        assert latest.document == document_of(sender)
+
+    client = admin_client_role
+    base = "/senders/main"
+    table_file = tmp_path / "table.txt"
+    table_file.write_text("e.example x.net\n")
+
+    def rule_pk(position: int) -> int:
+        return sender.rules.get(position=position).pk
+
+    step(
+        "editor",
+        lambda r: client.post(
+            f"{base}/rules/add/", {"text": "a.example x.net", "enabled": "on", "revision": r}
+        ),
+    )
+    step(
+        "editor",
+        lambda r: client.post(
+            f"{base}/rules/add/", {"text": "b.example y.net", "enabled": "on", "revision": r}
+        ),
+    )
+    step(
+        "editor",
+        lambda r: client.post(
+            f"{base}/rules/{rule_pk(1)}/edit/",
+            {"text": "a.example z.net", "enabled": "on", "revision": r},
+        ),
+    )
+    step(
+        "editor",
+        lambda r: client.post(
+            f"{base}/rules/{rule_pk(1)}/toggle/", {"enabled": "0", "revision": r}
+        ),
+    )
+    step(
+        "editor",
+        lambda r: client.post(f"{base}/rules/{rule_pk(2)}/move/", {"to": "top", "revision": r}),
+    )
+    step("editor", lambda r: client.post(f"{base}/rules/{rule_pk(2)}/delete/", {"revision": r}))
+    step(
+        "bulk",
+        lambda r: client.post(
+            f"{base}/bulk/", {"text": "c.example x.net\n", "revision": r, "action": "save"}
+        ),
+    )
+    step(
+        "import",
+        lambda r: client.post(
+            f"{base}/import/",
+            {
+                "file": SimpleUploadedFile("t.txt", b"d.example x.net\n"),
+                "mode": "append",
+                "revision": r,
+            },
+        ),
+    )
+    step("rollback", lambda r: client.post(f"{base}/history/1/rollback/", {"revision": r}))
+    step(
+        "command",
+        lambda r: call_command(
+            "import_overrides", "main", str(table_file), "--replace", stdout=io.StringIO()
+        ),
+    )
+    assert list(Revision.objects.filter(sender=sender).values_list("number", flat=True)) == list(
+        range(sender.revision, 0, -1)
+    )
