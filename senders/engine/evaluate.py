@@ -21,6 +21,7 @@ from senders.engine.match import (
     compile_wildcard,
     index_suffix,
     normalise_domain,
+    predicate,
     valid_text,
 )
 from senders.engine.resolve import MxAnswer, Resolver
@@ -155,7 +156,6 @@ class _Undecided(Exception):
     def __init__(self, answer: MxAnswer) -> None:
         super().__init__(answer.reason)
         self.answer = answer
-        self.condition = -1
 
 
 class _State:
@@ -234,8 +234,8 @@ class _Compiler:
             return lambda state: compare(folded(state), value)
         negate = condition.operator == "~!"
         if condition.is_regex:
-            search = self.regex(condition.value).search
-            return lambda state: (search(raw(state)) is None) == negate
+            search = predicate(self.regex(condition.value), anchored=False)
+            return lambda state: search(raw(state)) != negate
         matcher = self.wildcard(condition.value.lower())
         return lambda state: matcher(folded(state)) != negate
 
@@ -327,18 +327,6 @@ def compile_table(rules: Iterable[Rule]) -> CompiledTable:
 # ---------------------------------------------------------------- evaluating
 
 
-def _first_failure(checks: tuple[Check, ...], state: _State) -> int:
-    """Index of the first check that fails, -1 when all hold."""
-    for index, check in enumerate(checks):
-        try:
-            if not check(state):
-                return index
-        except _Undecided as undecided:
-            undecided.condition = index
-            raise
-    return -1
-
-
 def evaluate(table: CompiledTable | Iterable[Rule], message: Message, resolver: Resolver) -> Result:
     """Route `message` through the override table (see the spec's Evaluation section)."""
     if not isinstance(table, CompiledTable):
@@ -349,24 +337,30 @@ def evaluate(table: CompiledTable | Iterable[Rule], message: Message, resolver: 
     matched: list[int] = []
     failed: dict[int, int] = {}  # line index → index of its first failing condition
     last = len(lines) - 1  # the last line checked
-    stopped = False
-    index = -1
+    stopped = adddns = False
+    index = position = -1
     try:
         for index in table.candidates(domain):
             line = lines[index]
             if not line.match_domain(domain):
                 continue
             if line.checks:
-                failure = _first_failure(line.checks, state)
-                if failure >= 0:
-                    failed[index] = failure
+                # position is also read when a check raises _Undecided
+                for position, check in enumerate(line.checks):
+                    if not check(state):
+                        failed[index] = position
+                        break
+                else:
+                    position = -1
+                if position >= 0:
                     continue
             matched.append(index)
+            adddns = adddns or line.adddns
             if line.end:
                 last, stopped = index, True
                 break
     except _Undecided as undecided:
-        failed[index] = undecided.condition
+        failed[index] = position
         trace = _Trace(table, state, matched, failed, index, undecided)
         rule = lines[index].rule
         return Result(
@@ -379,14 +373,14 @@ def evaluate(table: CompiledTable | Iterable[Rule], message: Message, resolver: 
         )
 
     trace = _Trace(table, state, matched, failed, last, None)
-    matched_lines = tuple(lines[i].rule.line for i in matched)
     overrides = [lines[i].hop for i in matched]
+    matched_lines = tuple(hop.line for hop in overrides if hop.line is not None)
     what = ""
     if matched:
         what = f"{_plural_lines(matched_lines)} matched"
         if stopped:
             what += " ($end)" if len(matched) == 1 else f" ($end on line {matched_lines[-1]})"
-        if not any(lines[i].adddns for i in matched):
+        if not adddns:
             return Result("override", what, domain, _order(overrides, ()), matched_lines, trace)
 
     answer = state.mx_answer()
@@ -446,7 +440,7 @@ def _absence(answer: MxAnswer, domain: str) -> str:
 
 
 def _plural_lines(numbers: Sequence[int]) -> str:
-    if len(numbers) == 1:
+    if len(numbers) == 1:  # the common case, kept cheap
         return f"line {numbers[0]}"
     head = ", ".join(str(number) for number in numbers[:-1])
     return f"lines {head} and {numbers[-1]}"
@@ -487,7 +481,7 @@ class _Trace:
     ) -> None:
         self._table = table
         self._state = state
-        self._matched = set(matched)
+        self._matched = matched
         self._failed = failed
         self._last = last
         self._undecided = undecided
@@ -495,13 +489,14 @@ class _Trace:
 
     def __call__(self) -> tuple[TraceStep, ...]:
         if self._steps is None:
-            self._steps = tuple(self._step(index) for index in range(self._last + 1))
+            matched = set(self._matched)
+            self._steps = tuple(self._step(index, matched) for index in range(self._last + 1))
         return self._steps
 
-    def _step(self, index: int) -> TraceStep:
+    def _step(self, index: int, matched: set[int]) -> TraceStep:
         rule = self._table.rules[index]
         domain = self._state.domain
-        if index in self._matched:
+        if index in matched:
             parts = [f'domain "{domain}" matches "{rule.domain}"']
             parts += [f"{format_condition(c)} holds{self._value_of(c)}" for c in rule.conditions]
             if rule.end:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-import re
 import unicodedata
 from typing import cast
 
@@ -32,7 +31,6 @@ from senders.engine.rules import (
 
 MAX_LINE_LENGTH = 4096
 
-_TOKEN = re.compile(r"[^ \t]+")
 _NAMES = (*ATTRIBUTES, "dnsmx", *OPTIONS)
 _EQUALITY = ("=", "==", "!=", "<>")
 _NUMERIC_OPERATORS = "=, ==, !=, <>, <, <=, > or >="
@@ -157,9 +155,17 @@ def _parse_line(text: str, errors: _LineErrors) -> Rule | None:
     """The rule on this line, None for a blank or comment line; errors go to `errors`."""
     if not _check_characters(text, errors):
         return None
-    tokens = [(match.start() + 1, match.group()) for match in _TOKEN.finditer(text)]
-    if not tokens or tokens[0][1].startswith("#"):
+    # Only spaces and tabs are left as whitespace after the character check, so
+    # str.split() finds the tokens; each is then located after the previous one.
+    words = text.split()
+    if not words or words[0].startswith("#"):
         return None
+    tokens = []
+    position = 0
+    for word in words:
+        position = text.find(word, position)
+        tokens.append((position + 1, word))
+        position += len(word)
 
     column, token = tokens[0]
     domain = None
@@ -197,7 +203,7 @@ def _parse_line(text: str, errors: _LineErrors) -> Rule | None:
         end="end" in options,
         adddns="adddns" in options,
         priority=options.get("priority"),
-        options=tuple(cast(OptionName, name) for name in options),
+        options=cast(tuple[OptionName, ...], tuple(options)),
         line=errors.line,
     )
 

@@ -84,6 +84,8 @@ class Rule:
     line: int = field(default=1, compare=False)
 
     def __post_init__(self) -> None:
+        if not (self.options or self.end or self.adddns or self.priority is not None):
+            return  # no option: nothing to order
         present: dict[str, bool] = {
             "priority": self.priority is not None,
             "adddns": self.adddns,
