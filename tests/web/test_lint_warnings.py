@@ -1,0 +1,72 @@
+"""Lint warnings on the pages: the helpers the table page and the bulk editor call."""
+
+from __future__ import annotations
+
+import pytest
+from django.template.loader import render_to_string
+
+from senders.engine.lint import RELAY_LOOP, SHADOWED
+from senders.lint import lint_context, lint_entries, lint_sender
+from senders.models import MailSender, Revision
+from senders.tables import Actor, add_rule
+from senders.tabletext import parse_document
+
+pytestmark = pytest.mark.django_db
+
+ACTOR = Actor(source=Revision.Source.COMMAND)
+
+
+@pytest.fixture
+def table(sender: MailSender) -> MailSender:
+    add_rule(sender, "* relay.example.net $end", actor=ACTOR)
+    add_rule(sender, "off.example x.net", actor=ACTOR, enabled=False)
+    add_rule(sender, "example.com smtp.example.net", actor=ACTOR)
+    sender.local_domains = "mycompany.com"
+    sender.save()
+    return sender
+
+
+def test_lint_sender_numbers_warnings_by_table_position(table: MailSender) -> None:
+    assert [(w.line, w.code) for w in lint_sender(table)] == [(1, RELAY_LOOP), (3, SHADOWED)]
+
+
+def test_lint_context_puts_each_rules_warnings_on_it(table: MailSender) -> None:
+    rules = list(table.rules.order_by("position"))
+    context = lint_context(table, rules)
+    assert len(context["lint_warnings"]) == 2
+    assert [[w.code for w in rule.lint_warnings] for rule in rules] == [
+        [RELAY_LOOP],
+        [],
+        [SHADOWED],
+    ]
+
+
+def test_lint_entries_uses_the_lines_of_the_typed_text() -> None:
+    entries = parse_document("# comment\n* relay.example.net $end\n\nexample.com x.net\n")
+    assert [(w.line, w.code) for w in lint_entries(entries)] == [(4, SHADOWED)]
+
+
+def test_the_partials_render_messages_and_fixes(table: MailSender) -> None:
+    rules = list(table.rules.order_by("position"))
+    context = lint_context(table, rules)
+    html = render_to_string("senders/_lint.html", context)
+    assert "2 warnings" in html
+    assert "line 3</span> can never match: line 1" in html
+    assert "<em>move line 3 above line 1, give line 1 a condition, or delete line 3</em>" in html
+    one = render_to_string("senders/_lint.html#rule", {"warnings": rules[2].lint_warnings})
+    assert "can never match" in one
+    assert "<section" not in one
+    assert render_to_string("senders/_lint.html#rule", {"warnings": []}).strip() == ""
+
+
+def test_a_clean_table_renders_nothing(sender: MailSender) -> None:
+    add_rule(sender, "example.com smtp.example.net", actor=ACTOR)
+    assert render_to_string("senders/_lint.html", lint_context(sender)).strip() == ""
+
+
+def test_lint_never_shows_a_password(sender: MailSender) -> None:
+    add_rule(sender, "a.example joe:old-secret@relay.example.net", actor=ACTOR)
+    add_rule(sender, "b.example joe:new-secret@relay.example.net", actor=ACTOR)
+    html = render_to_string("senders/_lint.html", lint_context(sender))
+    assert "different passwords for joe" in html
+    assert "secret" not in html
