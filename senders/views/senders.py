@@ -41,7 +41,7 @@ def _with_counts(senders: QuerySet[MailSender]) -> QuerySet[MailSender]:
 @permission_required("senders.view_mailsender", raise_exception=True)
 @require_GET
 def sender_list(request: HttpRequest) -> HttpResponse:
-    q = request.GET.get("q", "").strip()[:200]
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:200]  # PostgreSQL refuses NUL
     senders = MailSender.objects.order_by("name", "slug")
     if q:
         senders = senders.filter(
