@@ -70,14 +70,14 @@ def _render_revision(
 def diff(request: HttpRequest, slug: str) -> HttpResponse:
     sender = get_sender(slug)
     a, b, error = _revision_pair(request, sender)
-    context: dict[str, Any] = {"sender": sender, "a": a, "b": b, "error": error}
+    context: dict[str, Any] = {"sender": sender, "a": a, "b": b, "diff_error": error}
     if not error:
         try:
             context["diff"] = diff_revisions(sender, a, b)
         except OverrideSyntaxError as exc:
-            context["error"] = f"A revision can no longer be read: {exc}"
+            context["diff_error"] = f"A revision can no longer be read: {exc}"
     template = "senders/diff.html#diff-table" if request.htmx else "senders/diff.html"
-    return render(request, template, context, status=400 if context["error"] else 200)
+    return render(request, template, context, status=400 if context["diff_error"] else 200)
 
 
 def _revision_pair(request: HttpRequest, sender: MailSender) -> tuple[int, int, str]:

@@ -460,3 +460,21 @@ def test_every_change_path_records_exactly_one_revision(
     assert list(Revision.objects.filter(sender=sender).values_list("number", flat=True)) == list(
         range(sender.revision, 0, -1)
     )
+
+
+def test_a_revision_that_no_longer_parses_is_explained_not_a_500(
+    editor_client: Client, history: MailSender
+) -> None:
+    Revision.objects.filter(sender=history, number=1).update(document="a.example x.net $nonsense\n")
+    page = editor_client.get("/senders/main/history/1/")
+    assert page.status_code == 200
+    assert "This revision can no longer be read: line 1, col 17: " in page.content.decode()
+    response = editor_client.post("/senders/main/history/1/rollback/", {"revision": "3"})
+    assert response.status_code == 400
+    assert "Revision 1 can no longer be restored: line 1, col 17: " in response.content.decode()
+    assert "Nothing was changed." in response.content.decode()
+    history.refresh_from_db()
+    assert history.revision == 3
+    diff = editor_client.get("/senders/main/history/diff/?a=1&b=3")
+    assert diff.status_code == 400
+    assert "A revision can no longer be read: line 1, col 17: " in diff.content.decode()
