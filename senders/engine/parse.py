@@ -78,18 +78,16 @@ def parse_table(text: str) -> list[Rule]:
     if text.startswith("\ufeff"):  # a byte order mark left by a Windows editor
         text = text[1:]
     rules: list[Rule] = []
-    all_errors: list[OverrideSyntaxError] = []
+    errors = _LineErrors(0)  # one collector for the whole table, told the line number
     for number, line_text in enumerate(text.split("\n"), start=1):
         if line_text.endswith("\r"):
             line_text = line_text[:-1]
-        errors = _LineErrors(number)
+        errors.line = number
         rule = _parse_line(line_text, errors)
-        if errors.errors:
-            all_errors.extend(errors.errors)
-        elif rule is not None:
+        if rule is not None:
             rules.append(rule)
-    if all_errors:
-        raise _bundle(all_errors)
+    if errors.errors:
+        raise _bundle(errors.errors)
     return rules
 
 
@@ -152,8 +150,12 @@ def _check_characters(text: str, errors: _LineErrors) -> bool:
 
 
 def _parse_line(text: str, errors: _LineErrors) -> Rule | None:
-    """The rule on this line, None for a blank or comment line; errors go to `errors`."""
-    if not _check_characters(text, errors):
+    """The rule on this line, None for a blank or comment line or when the line has
+    errors (added to `errors`, which may already hold those of earlier lines)."""
+    known = len(errors.errors)
+    if not (len(text) <= MAX_LINE_LENGTH and text.isprintable()) and not _check_characters(
+        text, errors
+    ):
         return None
     # Only spaces and tabs are left as whitespace after the character check, so
     # str.split() finds the tokens; each is then located after the previous one.
@@ -194,7 +196,7 @@ def _parse_line(text: str, errors: _LineErrors) -> Rule | None:
         if item is not None:
             conditions.append(item)
 
-    if domain is None or server is None or errors.errors:
+    if domain is None or server is None or len(errors.errors) > known:
         return None
     return Rule(
         domain=domain,
