@@ -1,15 +1,15 @@
 """Lint warnings for the web pages and commands (the checks live in senders.engine.lint).
 
-For the table page:   context.update(lint_context(sender, rules=page_rules))
-    then beside each rule:  {% include "senders/_lint.html#rule" with warnings=rule.lint_warnings %}
-    and above the table:    {% include "senders/_lint.html" %}
+For the table page:   context.update(lint_context(sender)), then above the table
+    {% include "senders/_lint.html" %}
+and beside each rule (after {% load lint_tags %})
+    {% include "senders/_lint.html#rule" with warnings=lint_warnings|on_line:row.position %}
 For the bulk editor:  lint_entries(form.entries, sender.local_domain_list) → warnings whose
     line numbers are the lines of the typed text.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -35,12 +35,6 @@ def lint_entries(entries: Sequence[Entry], local_domains: Iterable[str] = ()) ->
     return lint_table(rules, local_domains)
 
 
-def lint_context(sender: MailSender, rules: Iterable[Any] = ()) -> dict[str, Any]:
-    """`lint_warnings` for the page; each OverrideRule in `rules` gets `.lint_warnings`."""
-    warnings = lint_sender(sender)
-    by_line: dict[int, list[LintWarning]] = defaultdict(list)
-    for warning in warnings:
-        by_line[warning.line].append(warning)
-    for rule in rules:
-        rule.lint_warnings = by_line.get(rule.position, [])
-    return {"lint_warnings": warnings}
+def lint_context(sender: MailSender) -> dict[str, Any]:
+    """`lint_warnings` for a page showing the stored table (see `_lint.html`)."""
+    return {"lint_warnings": lint_sender(sender)}
