@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import threading
 from typing import Any
 
 import pytest
+from django.db import connection, connections
 from django.test import Client
 
 from senders.history import (
@@ -478,3 +480,35 @@ def test_a_revision_that_no_longer_parses_is_explained_not_a_500(
     diff = editor_client.get("/senders/main/history/diff/?a=1&b=3")
     assert diff.status_code == 400
     assert "A revision can no longer be read: line 1, col 17: " in diff.content.decode()
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks and real concurrency need PostgreSQL"
+)
+@pytest.mark.django_db(transaction=True)
+def test_two_rollbacks_from_the_same_page_one_wins_the_other_is_stale(
+    history: MailSender,
+) -> None:
+    seen = history.revision
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def job(number: int) -> None:
+        try:
+            start.wait()
+            rollback(history, number, actor=ACTOR, expected_revision=seen)
+            outcomes.append("rolled back")
+        except StaleTable:
+            outcomes.append("stale")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=job, args=(n,)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["rolled back", "stale"]
+    history.refresh_from_db()
+    assert history.revision == seen + 1
+    assert Revision.objects.get(sender=history, number=seen + 1).document == document_of(history)
