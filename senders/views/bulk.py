@@ -41,7 +41,7 @@ class BulkForm(forms.Form):
     )
 
     def __init__(self, *args: object, sender: MailSender, upload_error: str = "", **kwargs: object):
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         self.sender = sender
         self.upload_error = upload_error
         self.entries: list[Entry] = []
