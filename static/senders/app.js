@@ -54,7 +54,7 @@
 
   function pickUp(handle) {
     var row = handle.closest("tr");
-    picked = { row: row, handle: handle, next: row.nextSibling, from: positionOf(row) };
+    picked = { row: row, handle: handle, index: rules(row.parentNode).indexOf(row), from: positionOf(row) };
     row.classList.add("dragging");
     handle.setAttribute("aria-pressed", "true");
     announce("Picked up rule " + picked.from + ". Arrow keys move it, Space or Enter drops it, Escape cancels.");
@@ -67,7 +67,8 @@
     held.handle.setAttribute("aria-pressed", "false");
     var to = positionOf(held.row);
     if (!drop || to === held.from) {
-      held.row.parentNode.insertBefore(held.row, held.next);
+      var others = rules(held.row.parentNode).filter(function (r) { return r !== held.row; });
+      held.row.parentNode.insertBefore(held.row, others[held.index] || null);
       held.handle.focus();
       announce(drop ? "Rule " + held.from + " stays where it was." : "Move cancelled: rule " + held.from + " is back at position " + held.from + ".");
       return;
