@@ -19,6 +19,7 @@ from senders.engine.format import format_condition
 from senders.engine.match import (
     compile_regex,
     compile_wildcard,
+    domain_suffixes,
     index_suffix,
     normalise_domain,
     predicate,
@@ -307,12 +308,10 @@ class CompiledTable:
         found = self._exact.get(domain)
         groups = [found] if found else []
         if self._suffixes:
-            dot = domain.find(".")
-            while dot >= 0:
-                group = self._suffixes.get(domain[dot:])
+            for suffix in domain_suffixes(domain):
+                group = self._suffixes.get(suffix)
                 if group:
                     groups.append(group)
-                dot = domain.find(".", dot + 1)
         if self._scan:
             groups.append(self._scan)
         if len(groups) == 1:

@@ -37,8 +37,8 @@ _NUMERIC_OPERATORS = "=, ==, !=, <>, <, <=, > or >="
 _TEXT_OPERATORS = "=, ==, !=, <>, <, <=, >, >=, ~= or ~!"
 
 
-class _LineErrors:
-    """Errors of one line, each pointing at a column of that line."""
+class _Errors:
+    """The errors found so far; `line` is the number of the line being parsed."""
 
     def __init__(self, line: int) -> None:
         self.line = line
@@ -55,7 +55,7 @@ def parse_rule(text: str, line: int = 1) -> Rule:
     """
     if text.endswith("\r"):
         text = text[:-1]
-    errors = _LineErrors(line)
+    errors = _Errors(line)
     rule = _parse_line(text, errors)
     if errors.errors:
         raise _bundle(errors.errors)
@@ -78,7 +78,7 @@ def parse_table(text: str) -> list[Rule]:
     if text.startswith("\ufeff"):  # a byte order mark left by a Windows editor
         text = text[1:]
     rules: list[Rule] = []
-    errors = _LineErrors(0)  # one collector for the whole table, told the line number
+    errors = _Errors(0)  # one collector for the whole table, told the line number
     for number, line_text in enumerate(text.split("\n"), start=1):
         if line_text.endswith("\r"):
             line_text = line_text[:-1]
@@ -94,18 +94,15 @@ def parse_table(text: str) -> list[Rule]:
 def parse_server(text: str) -> Server:
     """Parse `[user:password@]host[:port]` alone (columns count from 1 in `text`)."""
     stripped = text.strip(" \t")
-    errors = _LineErrors(1)
+    column = len(text) - len(text.lstrip(" \t")) + 1
+    errors = _Errors(1)
     if _check_characters(text, errors):
         if not stripped:
             errors.add(1, "", "expected a server")
         elif " " in stripped or "\t" in stripped:
-            column = len(text) - len(text.lstrip(" \t")) + 1
             errors.add(column, text, "a server cannot contain spaces")
-        else:
-            column = len(text) - len(text.lstrip(" \t")) + 1
-            server = _server(stripped, column, errors)
-            if server is not None and not errors.errors:
-                return server
+        elif (server := _server(stripped, column, errors)) is not None:
+            return server
     raise _bundle(errors.errors)
 
 
@@ -115,7 +112,7 @@ def _bundle(errors: list[OverrideSyntaxError]) -> OverrideSyntaxError:
     return first
 
 
-def _check_characters(text: str, errors: _LineErrors) -> bool:
+def _check_characters(text: str, errors: _Errors) -> bool:
     if len(text) > MAX_LINE_LENGTH:
         errors.add(
             MAX_LINE_LENGTH + 1,
@@ -149,7 +146,7 @@ def _check_characters(text: str, errors: _LineErrors) -> bool:
     return True
 
 
-def _parse_line(text: str, errors: _LineErrors) -> Rule | None:
+def _parse_line(text: str, errors: _Errors) -> Rule | None:
     """The rule on this line, None for a blank or comment line or when the line has
     errors (added to `errors`, which may already hold those of earlier lines)."""
     known = len(errors.errors)
@@ -210,9 +207,7 @@ def _parse_line(text: str, errors: _LineErrors) -> Rule | None:
     )
 
 
-def _name(
-    token: str, column: int, errors: _LineErrors, *, what: str, wildcards: bool
-) -> str | None:
+def _name(token: str, column: int, errors: _Errors, *, what: str, wildcards: bool) -> str | None:
     try:
         return normalise_name(token, what=what, wildcards=wildcards)
     except InvalidValue as error:
@@ -220,7 +215,7 @@ def _name(
         return None
 
 
-def _server(token: str, column: int, errors: _LineErrors) -> Server | None:
+def _server(token: str, column: int, errors: _Errors) -> Server | None:
     try:
         return _read_server(token)
     except InvalidValue as error:
@@ -292,7 +287,7 @@ def _suggest(name: str) -> str | None:
     return f"${close[0]}" if close else None
 
 
-def _stray(token: str, column: int, errors: _LineErrors) -> None:
+def _stray(token: str, column: int, errors: _Errors) -> None:
     if token.startswith("#"):
         errors.add(column, token, f'unexpected "{token}" (a comment must be on a line of its own)')
         return
@@ -307,7 +302,7 @@ def _stray(token: str, column: int, errors: _LineErrors) -> None:
 
 
 def _dollar(
-    token: str, column: int, errors: _LineErrors, options: dict[str, int | None]
+    token: str, column: int, errors: _Errors, options: dict[str, int | None]
 ) -> Condition | DnsMxCondition | None:
     end = 1
     while end < len(token) and (token[end].isalnum() or token[end] == "_"):
@@ -345,7 +340,7 @@ def _dollar(
 
 
 def _condition(
-    attribute: Attribute, token: str, rest: str, column: int, errors: _LineErrors
+    attribute: Attribute, token: str, rest: str, column: int, errors: _Errors
 ) -> Condition | None:
     numeric = attribute in NUMERIC_ATTRIBUTES
     operator = next((op for op in OPERATORS if rest.startswith(op)), None)
@@ -404,7 +399,7 @@ def _split_regex(value: str) -> tuple[str, bool]:
     return pattern, bool(flags)
 
 
-def _dnsmx(token: str, rest: str, column: int, errors: _LineErrors) -> DnsMxCondition | None:
+def _dnsmx(token: str, rest: str, column: int, errors: _Errors) -> DnsMxCondition | None:
     if not rest.startswith(":"):
         errors.add(column, token, 'expected ":" after $dnsmx (write $dnsmx:*.example.com)')
         return None
@@ -419,7 +414,7 @@ def _dnsmx(token: str, rest: str, column: int, errors: _LineErrors) -> DnsMxCond
     return None if normal is None else DnsMxCondition(pattern=normal, negate=negate)
 
 
-def _priority(token: str, rest: str, column: int, errors: _LineErrors) -> int | None:
+def _priority(token: str, rest: str, column: int, errors: _Errors) -> int | None:
     if not rest.startswith(":"):
         errors.add(column, token, 'expected ":" after $priority (write $priority:20)')
         return None
