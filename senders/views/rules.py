@@ -80,6 +80,8 @@ def _render_table(
         "page_obj": page_obj,
         "rows": [_row(rule) for rule in page_obj],
         "can_edit": request.user.has_perm("senders.change_overriderule"),
+        "can_add": request.user.has_perm("senders.add_overriderule"),
+        "can_delete": request.user.has_perm("senders.delete_overriderule"),
         "add_form": AddRuleForm(auto_id="add-%s"),
         **extra,
     }

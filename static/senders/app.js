@@ -92,7 +92,7 @@
     // Move the neighbour rather than the held row, so that focus stays on the handle.
     if (event.key === "ArrowUp" && index > 0) row.parentNode.insertBefore(list[index - 1], row.nextSibling);
     else if (event.key === "ArrowDown" && index < list.length - 1) row.parentNode.insertBefore(list[index + 1], row);
-    else { announce("Rule " + picked.from + " is at position " + positionOf(row) + ", the end of this page."); return; }
+    else { announce("Rule " + picked.from + " is at the " + (index ? "bottom" : "top") + " of this page, position " + positionOf(row) + "."); return; }
     announce("Rule " + picked.from + ": position " + positionOf(row) + " of " + row.parentNode.dataset.count + ".");
   });
 

@@ -292,3 +292,21 @@ def test_live_validation_marks_control_characters(
 
 def test_live_validation_is_post_only(viewer_client: Client, sender: MailSender) -> None:
     assert viewer_client.get(validate_url(sender), {"text": "a b"}).status_code == 405
+
+
+def test_each_action_shows_only_with_its_own_permission(
+    django_user_model: Any, table: MailSender
+) -> None:
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user(username="mover", password="x")
+    perms = Permission.objects.filter(
+        codename__in=["view_overriderule", "change_overriderule"], content_type__app_label="senders"
+    )
+    user.user_permissions.set(perms)
+    client = Client()
+    client.force_login(user)
+    html = client.get(detail(table)).content.decode()
+    assert "/move/" in html and "/toggle/" in html and "/edit/" in html
+    assert "/delete/" not in html
+    assert "Add a rule" not in html
