@@ -229,6 +229,17 @@ def test_edit_with_htmx_turns_the_row_into_a_form(editor_client: Client, table: 
     assert SECRET not in html
 
 
+def test_the_edit_form_keeps_the_revision_the_page_showed(
+    editor_client: Client, table: MailSender
+) -> None:
+    rule = rule_at(table, 2)
+    edit = url("rule_edit", table, rule)
+    html = editor_client.get(edit, {"revision": "1"}, **HX).content.decode()
+    assert 'name="revision" value="1"' in html  # saving it will be refused as stale
+    html = editor_client.get(edit, {"revision": "junk"}, **HX).content.decode()
+    assert f'name="revision" value="{table.revision}"' in html
+
+
 def test_saving_the_masked_text_unchanged_keeps_the_password(
     editor_client: Client, table: MailSender
 ) -> None:
