@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -318,12 +319,17 @@ class TestTable:
 
 @dataclass(frozen=True)
 class RuleRow:
-    """One rule in the trace: state is matched, failed, not-reached or disabled."""
+    """One rule in the trace (or, when `count` > 1, a run of rules `number`..`last` alike).
+
+    state is matched, failed, not-reached or disabled.
+    """
 
     number: int
     text: str
     state: str
     why: str
+    last: int = 0
+    count: int = 1
 
 
 @dataclass(frozen=True)
@@ -378,6 +384,11 @@ class Report:
         return sum(outcome.differs for outcome in self.outcomes)
 
 
+# Runs of more rules than this that all fail on the domain pattern (or are all not
+# reached, or all disabled) are shown as one row: a 10,000-rule table stays readable.
+MAX_RUN = 3
+
+
 def trace_rows(table: TestTable, result: Result, word: str) -> list[RuleRow]:
     """The engine's trace (lines checked) merged with every rule of the table."""
     steps = {step.line: step for step in result.trace}
@@ -387,21 +398,45 @@ def trace_rows(table: TestTable, result: Result, word: str) -> list[RuleRow]:
     else:  # a $dnsmx condition that could not be decided stops the walk too
         stop = f" at {word} {last.line}" if last is not None else ""
         skipped = f"not reached: the walk stopped{stop} (defer)"
-    rows = []
-    for number, rule, enabled in table.rules:
-        text = format_rule(rule, mask_password=True)
+    mismatch = f'domain "{result.domain}" does not match'
+    states: list[tuple[str, str, str]] = []  # (state, why, kind of run)
+    for number, _, enabled in table.rules:
         step = steps.get(number)
         if not enabled:
-            rows.append(RuleRow(number, text, "disabled", "disabled, not evaluated"))
+            states.append(("disabled", "disabled, not evaluated", "disabled"))
         elif step is None:
-            rows.append(RuleRow(number, text, "not-reached", skipped))
+            states.append(("not-reached", skipped, "not-reached"))
+        elif step.matched:
+            states.append(("matched", step.why, ""))
+        else:  # the engine says which condition failed, or that the domain did not match
+            states.append(("failed", step.why, "domain" if step.why.startswith(mismatch) else ""))
+    rows: list[RuleRow] = []
+    start = 0
+    for index in range(1, len(states) + 1):
+        kind = states[start][2]
+        if index < len(states) and kind and states[index][2] == kind:
+            continue
+        if index - start > MAX_RUN:
+            first, final = table.rules[start][0], table.rules[index - 1][0]
+            why = f"{mismatch} their patterns" if kind == "domain" else states[start][1]
+            rows.append(RuleRow(first, "", states[start][0], why, final, index - start))
         else:
-            rows.append(RuleRow(number, text, "matched" if step.matched else "failed", step.why))
+            for (number, rule, _), (state, why, _) in zip(
+                table.rules[start:index], states[start:index], strict=True
+            ):
+                rows.append(RuleRow(number, format_rule(rule, mask_password=True), state, why))
+        start = index
     return rows
 
 
 def outcome(
-    table: TestTable, message: Message, resolver: Resolver, recipients: list[str], word: str
+    table: TestTable,
+    message: Message,
+    resolver: Resolver,
+    recipients: list[str],
+    word: str,
+    *,
+    trace: bool = True,
 ) -> DomainOutcome:
     result = evaluate(table.compiled, message, resolver)
     return DomainOutcome(
@@ -410,14 +445,26 @@ def outcome(
         result.status,
         result.reason,
         [HopRow.of(hop) for hop in result.hops],
-        trace_rows(table, result, word),
+        trace_rows(table, result, word) if trace else [],
         word,
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _saved_table(pk: int, created_at: datetime, revision: int) -> TestTable:
+    return TestTable.of(entries_of(MailSender(pk=pk)))
+
+
+def saved_table(sender: MailSender) -> TestTable:
+    """The sender's table, parsed and compiled once per revision: the live form tests on
+    every keystroke. (Every change goes through `senders.tables` and bumps the revision;
+    `created_at` tells a re-created sender that got the same id apart.)"""
+    return _saved_table(sender.pk, sender.created_at, sender.revision)
+
+
 def run_test(sender: MailSender, data: dict[str, Any]) -> Report:
     """Evaluate the form's message for each recipient domain (see TestForm)."""
-    saved = TestTable.of(entries_of(sender))
+    saved = saved_table(sender)
     unsaved = TestTable.of(data["text"]) if data["table"] == "text" else None
     report = Report(data["table"], data["size"])
     for domain, recipients in data["recipients"].items():
@@ -428,7 +475,10 @@ def run_test(sender: MailSender, data: dict[str, Any]) -> Report:
             size=data["size"],
             retries=data["retries"],
         )
-        saved_outcome = outcome(saved, message, data["resolver"], recipients, "rule")
+        # Compared with the unsaved text, only the saved table's route is shown.
+        saved_outcome = outcome(
+            saved, message, data["resolver"], recipients, "rule", trace=unsaved is None
+        )
         if unsaved is None:
             report.outcomes.append(saved_outcome)
             continue

@@ -604,3 +604,30 @@ def test_queries_do_not_grow_with_the_table(viewer_client: Client, sender: MailS
     for n in range(30):
         add_rule(sender, f"d{n}.example u:p@relay.example.net", actor=ACTOR)
     assert count() == few
+
+
+def test_long_runs_of_unmatched_rules_are_one_row(
+    viewer_client: Client, sender: MailSender
+) -> None:
+    lines = [f"d{n}.example relay.example.net" for n in range(10)]
+    lines += ["d.example relay.example.net", "x.org relay.example.net $end"]
+    lines += [f"after{n}.example relay.example.net" for n in range(5)]
+    replace_table(sender, parse_document("\n".join(lines) + "\n"), actor=ACTOR)
+    response = run(viewer_client, sender, recipients="a@x.org")
+    outcome = only(response)
+    assert [(r.number, r.last, r.count, r.state, r.why) for r in outcome.rows] == [
+        (1, 11, 11, "failed", 'domain "x.org" does not match their patterns'),
+        (12, 0, 1, "matched", 'domain "x.org" matches "x.org"; $end: later lines are not checked'),
+        (13, 17, 5, "not-reached", "not reached: rule 12 ended the walk ($end)"),
+    ]
+    body = response.content.decode()
+    assert "<td>1–11</td>" in body
+    assert "11 rules" in body
+
+
+def test_a_saved_change_is_tested_at_once(viewer_client: Client, table: MailSender) -> None:
+    assert only(run(viewer_client, table, recipients="bob@example.com")).status == "override"
+    replace_table(table, parse_document("other.example relay.example.net\n"), actor=ACTOR)
+    outcome = only(run(viewer_client, table, recipients="bob@example.com"))
+    assert outcome.status == "undeliverable"
+    assert [row.text for row in outcome.rows] == ["other.example relay.example.net"]
