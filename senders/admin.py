@@ -66,7 +66,8 @@ class RuleFormSet(BaseInlineFormSet):
             return
         if self.instance.pk:
             seen = self.data.get("table_revision")
-            current = MailSender.objects.values_list("revision", flat=True).get(pk=self.instance.pk)
+            revisions = MailSender.objects.filter(pk=self.instance.pk)
+            current = revisions.values_list("revision", flat=True).first()  # None: deleted
             if str(current) != seen:
                 raise ValidationError(
                     f"The rules were changed by someone else since this page was opened (it "
