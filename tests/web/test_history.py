@@ -381,10 +381,10 @@ def test_conflict_diff_copes_with_bad_text_and_a_missing_revision(history: MailS
 
 
 def test_every_change_path_records_exactly_one_revision(
-    admin_client_role: Client, sender: MailSender, tmp_path: Any
+    admin_client_role: Client, admin_user: Any, sender: MailSender, tmp_path: Any
 ) -> None:
-    """Rule editor, bulk editor, import, rollback and command: each change is a revision
-    whose snapshot is the table as it then is."""
+    """Rule editor, bulk editor, import, rollback, Django admin and command: each change
+    is one revision whose snapshot is the table as it then is."""
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.core.management import call_command
 
@@ -453,6 +453,7 @@ def test_every_change_path_records_exactly_one_revision(
         ),
     )
     step("rollback", lambda r: client.post(f"{base}/history/1/rollback/", {"revision": r}))
+    step("admin", lambda r: _admin_edit(admin_user, sender, "f.example x.net"))
     step(
         "command",
         lambda r: call_command(
@@ -462,6 +463,32 @@ def test_every_change_path_records_exactly_one_revision(
     assert list(Revision.objects.filter(sender=sender).values_list("number", flat=True)) == list(
         range(sender.revision, 0, -1)
     )
+
+
+def _admin_edit(user: Any, sender: MailSender, first_rule: str) -> None:
+    """Change the first rule on the Django admin change page, posting the page's own form."""
+    from django.forms import BooleanField
+    from django.urls import reverse
+
+    user.is_staff = True
+    user.save()
+    client = Client()
+    client.force_login(user)
+    url = reverse("admin:senders_mailsender_change", args=[sender.pk])
+    page = client.get(url)
+    forms = [page.context["adminform"].form]
+    for inline in page.context["inline_admin_formsets"]:
+        forms += [inline.formset.management_form, *inline.formset.forms]
+    data: dict[str, Any] = {}
+    for form in forms:
+        for name, field in form.fields.items():
+            value = form[name].value()
+            if isinstance(field, BooleanField):
+                value = "on" if value else None
+            if value not in (None, ""):
+                data[form.add_prefix(name)] = value
+    data["rules-0-text"] = first_rule
+    assert client.post(url, data).status_code == 302
 
 
 def test_a_revision_that_no_longer_parses_is_explained_not_a_500(
