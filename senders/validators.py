@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from senders.engine import OverrideSyntaxError, format_rule, parse_rule
@@ -27,6 +28,12 @@ def validate_rule_text(value: str) -> None:
 
 def clean_document(value: str) -> list[Entry]:
     """Validate a whole table document; every error is listed with its line."""
+    limit = settings.MAX_TABLE_UPLOAD_BYTES
+    if len(value) > limit:
+        raise ValidationError(
+            f"The table text is too long: {len(value)} characters, at most {limit}.",
+            code="too_long",
+        )
     try:
         return parse_document(value)
     except OverrideSyntaxError as exc:
