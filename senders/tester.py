@@ -234,14 +234,7 @@ class TestForm(forms.Form):
     def clean_text(self) -> list[Entry] | None:
         if self.data.get("table") != "text":
             return None
-        text = self.cleaned_data["text"]
-        if len(text) > settings.MAX_TABLE_UPLOAD_BYTES:
-            raise ValidationError(
-                f"The table text is too long: {len(text)} characters, "
-                f"at most {settings.MAX_TABLE_UPLOAD_BYTES}.",
-                code="too_long",
-            )
-        return clean_document(text)
+        return clean_document(self.cleaned_data["text"])
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

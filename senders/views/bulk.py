@@ -52,12 +52,6 @@ class BulkForm(forms.Form):
         if self.data.get("text") is None:  # a junk post must not empty the table
             raise ValidationError("No table text was sent.", code="missing")
         text: str = self.cleaned_data["text"]
-        if len(text) > settings.MAX_TABLE_UPLOAD_BYTES:
-            raise ValidationError(
-                f"The table text is too long: {len(text)} characters, "
-                f"at most {settings.MAX_TABLE_UPLOAD_BYTES}.",
-                code="too_long",
-            )
         errors = [ValidationError(self.upload_error, code="encoding")] if self.upload_error else []
         try:
             self.entries = check_document(text, self.sender)

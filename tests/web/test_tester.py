@@ -631,3 +631,14 @@ def test_a_saved_change_is_tested_at_once(viewer_client: Client, table: MailSend
     outcome = only(run(viewer_client, table, recipients="bob@example.com"))
     assert outcome.status == "undeliverable"
     assert [row.text for row in outcome.rows] == ["other.example relay.example.net"]
+
+
+def test_too_much_unsaved_text_is_refused(
+    viewer_client: Client, table: MailSender, settings: Any
+) -> None:
+    settings.MAX_TABLE_UPLOAD_BYTES = 100
+    text = "a.example relay.example.net\n" * 4
+    response = from_bulk(viewer_client, table, text, table="text", recipients="a@x.org")
+    assert response.context["form"].errors["text"] == [
+        "The table text is too long: 112 characters, at most 100."
+    ]
