@@ -141,7 +141,7 @@ def static_resolver(text: str) -> StaticResolver:
     return StaticResolver(mx, addresses, failing=failing)
 
 
-class TestForm(forms.Form):
+class TesterForm(forms.Form):
     recipients = forms.CharField(
         label="Recipient address(es)",
         max_length=5000,
@@ -298,14 +298,14 @@ class TimeBoundResolver:
 
 
 @dataclass(frozen=True)
-class TestTable:
+class TableUnderTest:
     """A table to test: every rule with its number (position or text line), on or off."""
 
     rules: tuple[tuple[int, Rule, bool], ...]
     compiled: CompiledTable
 
     @classmethod
-    def of(cls, entries: Iterable[Entry]) -> TestTable:
+    def of(cls, entries: Iterable[Entry]) -> TableUnderTest:
         rules = tuple((e.line, parse_rule(e.text, line=e.line), e.enabled) for e in entries)
         return cls(rules, compile_table(rule for _, rule, enabled in rules if enabled))
 
@@ -382,7 +382,7 @@ class Report:
 MAX_RUN = 3
 
 
-def trace_rows(table: TestTable, result: Result, word: str) -> list[RuleRow]:
+def trace_rows(table: TableUnderTest, result: Result, word: str) -> list[RuleRow]:
     """The engine's trace (lines checked) merged with every rule of the table."""
     steps = {step.line: step for step in result.trace}
     last = result.trace[-1] if result.trace else None
@@ -423,7 +423,7 @@ def trace_rows(table: TestTable, result: Result, word: str) -> list[RuleRow]:
 
 
 def outcome(
-    table: TestTable,
+    table: TableUnderTest,
     message: Message,
     resolver: Resolver,
     recipients: list[str],
@@ -444,11 +444,11 @@ def outcome(
 
 
 @functools.lru_cache(maxsize=8)
-def _saved_table(pk: int, created_at: datetime, revision: int) -> TestTable:
-    return TestTable.of(entries_of(MailSender(pk=pk)))
+def _saved_table(pk: int, created_at: datetime, revision: int) -> TableUnderTest:
+    return TableUnderTest.of(entries_of(MailSender(pk=pk)))
 
 
-def saved_table(sender: MailSender) -> TestTable:
+def saved_table(sender: MailSender) -> TableUnderTest:
     """The sender's table, parsed and compiled once per revision: the live form tests on
     every keystroke. (Every change goes through `senders.tables` and bumps the revision;
     `created_at` tells a re-created sender that got the same id apart.)"""
@@ -456,9 +456,9 @@ def saved_table(sender: MailSender) -> TestTable:
 
 
 def run_test(sender: MailSender, data: dict[str, Any]) -> Report:
-    """Evaluate the form's message for each recipient domain (see TestForm)."""
+    """Evaluate the form's message for each recipient domain (see TesterForm)."""
     saved = saved_table(sender)
-    unsaved = TestTable.of(data["text"]) if data["table"] == "text" else None
+    unsaved = TableUnderTest.of(data["text"]) if data["table"] == "text" else None
     report = Report(data["table"], data["size"])
     for domain, recipients in data["recipients"].items():
         message = Message(

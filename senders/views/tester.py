@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from senders.tester import TestForm, run_test
+from senders.tester import TesterForm, run_test
 from senders.views.common import get_sender
 
 
@@ -26,7 +26,7 @@ def test_message(request: HttpRequest, slug: str) -> HttpResponse:
     has_text = "text" in data
     initial = {"table": "text" if has_text else "saved", "text": data.get("text", "")}
     bound = "recipients" in data
-    form = TestForm(data if bound else None, initial=initial, sender=sender)
+    form = TesterForm(data if bound else None, initial=initial, sender=sender)
     report = run_test(sender, form.cleaned_data) if bound and form.is_valid() else None
     context = {"sender": sender, "form": form, "report": report, "has_text": has_text}
     template = "senders/tester.html#result" if request.htmx else "senders/tester.html"
