@@ -9,6 +9,7 @@ a missing browser is a failure, never a skip.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,16 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Every browser test logs in: the default hasher's ~1 s per log-in would dominate.
+
+    Autouse, so it runs before the user fixtures hash their passwords; the live
+    server runs in this process and sees the same settings.
+    """
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
@@ -76,6 +87,24 @@ def page_without_js(browser: Any, live_server: Any) -> Iterator[Any]:
     context.close()
 
 
+TABLE = (
+    "example.com smtp.myisp.com:587\n"
+    "* relay.myisp.com:587 $size>10000000 $end\n"
+    "* joe:secret@smtp.corp.example $authsender=joe $end\n"
+)
+
+
+@pytest.fixture
+def sender_with_rules(sender: Any) -> Any:
+    """The shared `sender` (Main office, slug main) with TABLE saved as revision 1."""
+    from senders import tables
+    from senders.tabletext import parse_document
+
+    tables.replace_table(sender, parse_document(TABLE), actor=tables.Actor())
+    sender.refresh_from_db()
+    return sender
+
+
 def log_in(page: Any, username: str, password: str) -> None:
     page.goto("/accounts/login/")
     page.get_by_label("Username").fill(username)
@@ -83,8 +112,23 @@ def log_in(page: Any, username: str, password: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
-def screenshot(page: Any, name: str) -> Path:
+def rule_texts(page: Any) -> Any:
+    """The Rule column of a sender's table, top to bottom (passwords masked).
+
+    For `expect(rule_texts(page)).to_have_text([...])`: the order a person reads.
+    """
+    table = page.get_by_role("table", name=re.compile(r"^Rules of "))
+    return table.locator("tbody > tr > td.rule-text > code")
+
+
+def body_rows(table: Any) -> Any:
+    """A table's rows that hold data cells (not the header row)."""
+    return table.get_by_role("row").filter(has=table.page.get_by_role("cell"))
+
+
+def screenshot(page: Any, name: str, **options: Any) -> Path:
+    """test-artifacts/<name>.png, the full page unless `options` say otherwise."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), **{"full_page": True, **options})
     return path

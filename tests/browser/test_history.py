@@ -1,4 +1,4 @@
-"""A person changes a rule, finds the change in the history, compares, and rolls back."""
+"""Change a rule, find the change in the history and its diff, roll it back."""
 
 from __future__ import annotations
 
@@ -8,46 +8,81 @@ from typing import Any
 from playwright.sync_api import expect
 
 from senders.models import MailSender, Revision
-from senders.tables import Actor, add_rule, document_of
-from tests.browser.conftest import log_in
+from senders.tables import Actor, add_rule
+from tests.browser.conftest import body_rows, log_in, rule_texts
 from tests.conftest import PASSWORD
 
+OWN_DOMAIN = "example.com smtp.myisp.com:587"
+RELAY = "* relay.myisp.com:587 $size>10000000 $end"
+BIGGER = "* relay.myisp.com:587 $size>20000000 $end"
+CORP = "* joe:********@smtp.corp.example $authsender=joe $end"
 
-def test_change_a_rule_see_the_revision_and_diff_then_roll_back(
-    page: Any, editor: Any, sender: MailSender
+
+def test_an_editor_changes_a_rule_reads_the_diff_and_rolls_back(
+    page: Any, editor: Any, sender_with_rules: Any
 ) -> None:
-    add_rule(sender, "example.com smtp.myisp.com", actor=Actor(source=Revision.Source.COMMAND))
     log_in(page, "eddie", PASSWORD)
-    page.goto("/senders/main/")
-    page.get_by_role("link", name="Edit rule 1").click()
-    editing = page.get_by_role("row", name=re.compile("Editing rule 1"))
-    editing.get_by_label("Rule", exact=True).fill("example.com relay.myisp.com:587")
-    page.get_by_role("button", name="Save rule 1").click()
-    expect(page.get_by_text("relay.myisp.com:587").first).to_be_visible()
+    page.get_by_role("link", name="Main office").click()
+    expect(rule_texts(page)).to_have_text([OWN_DOMAIN, RELAY, CORP])
 
+    # Edit rule 2 in place.
+    page.get_by_role("link", name="Edit rule 2", exact=True).click()
+    editing = page.get_by_role("row").filter(has=page.get_by_role("button", name="Save rule 2"))
+    editing.get_by_label("Rule", exact=True).fill(BIGGER)
+    editing.get_by_role("button", name="Save rule 2").click()
+    rules = page.get_by_role("region", name=re.compile("^Rules"))
+    expect(rules.get_by_role("status")).to_have_text("Rule 2 saved.")
+    expect(rules.get_by_role("heading", level=2).first).to_have_text("Rules (3; revision 2)")
+    expect(rule_texts(page)).to_have_text([OWN_DOMAIN, BIGGER, CORP])
+
+    # The history: the new revision on top, by whom and through which door.
     page.get_by_role("link", name="History").click()
-    expect(page.get_by_role("heading", name="Main office: history")).to_be_visible()
-    rows = page.get_by_role("row")
-    expect(rows.filter(has_text="current")).to_contain_text("rule editor")
+    revisions = page.get_by_role("table", name=re.compile("^Revisions, newest first"))
+    expect(body_rows(revisions)).to_have_count(2)
+    newest, first = body_rows(revisions).nth(0), body_rows(revisions).nth(1)
+    expect(newest.get_by_role("cell").nth(2)).to_have_text("2 current")
+    expect(newest.get_by_role("cell").nth(4)).to_have_text("eddie")
+    expect(newest.get_by_role("cell").nth(5)).to_have_text("rule editor")
+    expect(first.get_by_role("cell").nth(2)).to_have_text("1")
 
-    # Compare with htmx: the diff appears on the history page itself.
-    page.get_by_label("from r1").check()
-    page.get_by_label("to r2").check()
+    # The diff of revision 1 → 2 (the preselected pair): the old rule out, the new one in.
+    expect(page.get_by_label("from r1")).to_be_checked()
+    expect(page.get_by_label("to r2")).to_be_checked()
     page.get_by_role("button", name="Compare the chosen revisions").click()
-    diff = page.locator("#diff-region table.diff")
-    expect(diff.get_by_role("row", name="removed")).to_contain_text("example.com smtp.myisp.com")
-    expect(diff.get_by_role("row", name="added")).to_contain_text("relay.myisp.com:587")
-    assert page.url.endswith("/senders/main/history/")  # stayed on the page
+    diff = page.get_by_role("table").filter(has=page.get_by_role("columnheader", name="Was"))
+    expect(page.get_by_text("1 rule added, 1 removed.")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/senders/main/history/$"))  # htmx: same page
+    expect(body_rows(diff)).to_have_text(
+        [
+            f"1 1 {OWN_DOMAIN}",
+            f"2 removed {RELAY}",
+            f"2 added {BIGGER}",
+            f"3 3 {CORP}",
+        ]
+    )
 
-    page.get_by_role("link", name="1", exact=True).click()
-    page.get_by_label("Reason (optional)").fill("wrong relay")
+    # Roll back to revision 1, with a reason: a new revision 3.
+    revisions.get_by_role("link", name="1", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Main office: revision 1")
+    page.get_by_label("Reason (optional)").fill("20 MB was a typo")
     page.get_by_role("button", name="Roll back to revision 1").click()
-    expect(page.get_by_role("status")).to_contain_text(
+    expect(page.get_by_role("status").first).to_have_text(
         "Rolled back to revision 1: the table is now at revision 3."
     )
-    expect(page.get_by_role("row").filter(has_text="current")).to_contain_text("rollback")
-    sender.refresh_from_db()
-    assert document_of(sender) == "example.com smtp.myisp.com\n"
+    newest = body_rows(revisions).first
+    expect(newest.get_by_role("cell").nth(2)).to_have_text("3 current")
+    expect(newest.get_by_role("cell").nth(5)).to_have_text("rollback")
+    expect(newest.get_by_role("cell").nth(7)).to_have_text(
+        "Rolled back to revision 1: 20 MB was a typo"
+    )
+    expect(body_rows(revisions)).to_have_count(3)
+
+    # The table is as it was, password and all.
+    page.get_by_role("link", name="Back to the table of Main office").click()
+    expect(rule_texts(page)).to_have_text([OWN_DOMAIN, RELAY, CORP])
+    expect(
+        page.get_by_role("row", name=re.compile("joe")).get_by_text("password set")
+    ).to_be_visible()
 
 
 def test_history_and_diff_work_without_javascript(
