@@ -18,11 +18,12 @@ ACTOR = Actor(source=Revision.Source.COMMAND)
 
 @pytest.fixture
 def table(sender: MailSender) -> MailSender:
+    sender.local_domains = "mycompany.com"
+    sender.save()
     add_rule(sender, "* relay.example.net $end", actor=ACTOR)
     add_rule(sender, "off.example x.net", actor=ACTOR, enabled=False)
     add_rule(sender, "example.com smtp.example.net", actor=ACTOR)
-    sender.local_domains = "mycompany.com"
-    sender.save()
+    sender.refresh_from_db()
     return sender
 
 
@@ -72,3 +73,35 @@ def test_lint_never_shows_a_password(sender: MailSender) -> None:
     html = render_to_string("senders/_lint.html", lint_context(sender))
     assert "different passwords for joe" in html
     assert "secret" not in html
+
+
+def test_lint_of_a_stored_table_is_computed_once_per_content(
+    table: MailSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.core.cache import cache
+
+    from senders import lint
+
+    cache.clear()
+    calls: list[int] = []
+    real = lint.lint_table
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lint, "lint_table", counting)
+    first = lint_sender(table)
+    assert lint_sender(table) == first
+    assert len(calls) == 1
+    MailSender.objects.filter(pk=table.pk).update(local_domains="")
+    table.refresh_from_db()
+    assert [w.code for w in lint_sender(table)] == [SHADOWED]
+    add_rule(table, "new.example x.net", actor=ACTOR)
+    lint_sender(table)
+    assert len(calls) == 3
+
+
+def test_a_stored_table_that_no_longer_parses_has_no_lint(table: MailSender) -> None:
+    Revision.objects.filter(sender=table).update(document="x.org y.net $bogus\n")
+    assert lint_sender(table) == []
