@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import DatabaseError
 
 from senders.engine import (
     DnsResolver,
@@ -133,6 +134,8 @@ class Command(BaseCommand):
             return load_rules(slug)
         except (ObjectDoesNotExist, LookupError):
             self._fail(f'unknown sender "{slug}"')
+        except DatabaseError as error:
+            self._fail(f"cannot read the stored tables ({error}); has `manage.py migrate` run?")
 
     def _read(self, path: str) -> str:
         try:
