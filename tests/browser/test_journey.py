@@ -160,6 +160,26 @@ def test_an_admin_builds_reorders_edits_and_tests_a_table(page: Any, admin_user:
     expect(verdict).to_have_text("No errors: 5 rules, ready to save.")
     page.get_by_role("button", name="Validate").click()  # the same verdict, as a page
     expect(verdict).to_have_text("No errors: 5 rules, ready to save.")
+
+    # Before saving: the unsaved text, tested in a new tab, sends mail for the new
+    # rule's domain elsewhere than the saved table does.
+    with page.context.expect_page() as new_tab:
+        page.get_by_role("button", name="Test this text").click()
+    tester = new_tab.value
+    tester.get_by_label("MX records typed in below").check()
+    tester.get_by_label("MX records (typed in)").fill("example.com 10 mx1.example.com")
+    tester.get_by_label("Recipient address(es)").fill("bob@eu.demon.co.uk")
+    outcome = tester.get_by_role("article", name=re.compile(r"^eu\.demon\.co\.uk override"))
+    expect(outcome.get_by_role("heading", level=3)).to_have_text(
+        "eu.demon.co.uk override differs from the saved table"
+    )
+    expect(outcome.get_by_role("heading", level=4)).to_have_text(
+        "The saved table gives undeliverable"
+    )
+    expect(body_rows(outcome.get_by_role("table").first)).to_have_text(
+        ["1 smtp.demon.net 25 10 override, line 6 none"]
+    )
+    tester.close()
     page.get_by_role("button", name="Save the table").click()
     # Four additions, three moves and a toggle made revisions 1 to 8.
     expect(page.get_by_role("status").first).to_have_text("Saved the table: 5 rules (revision 9).")
