@@ -23,6 +23,7 @@ from senders.engine.format import (
     format_server,
     format_table,
 )
+from senders.engine.lint import LintWarning, lint_table
 from senders.engine.match import normalise_domain
 from senders.engine.parse import MAX_LINE_LENGTH, parse_rule, parse_server, parse_table
 from senders.engine.resolve import (
@@ -42,6 +43,7 @@ __all__ = [
     "Condition",
     "DnsMxCondition",
     "DnsResolver",
+    "LintWarning",
     "Message",
     "MxAnswer",
     "NextHop",
@@ -59,6 +61,7 @@ __all__ = [
     "format_rule",
     "format_server",
     "format_table",
+    "lint_table",
     "normalise_domain",
     "parse_mx_records",
     "parse_nameserver",

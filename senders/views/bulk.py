@@ -19,6 +19,8 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
 from senders.engine import PASSWORD_MASK, OverrideSyntaxError
+from senders.history import conflict_diff
+from senders.lint import lint_entries
 from senders.models import MailSender, Revision
 from senders.tables import StaleTable, document_of, replace_table
 from senders.tabletext import Entry, known_passwords, restore_passwords
@@ -130,6 +132,8 @@ def _render(
     status: int = 200,
     **extra: object,
 ) -> HttpResponse:
+    if form.is_bound and form.is_valid():
+        extra.setdefault("lint_warnings", lint_entries(form.entries, sender.local_domain_list))
     context = {
         "sender": sender,
         "form": form,
@@ -169,6 +173,7 @@ def _save(
                 status=409,
                 stale=str(exc),
                 current=current,
+                conflict=conflict_diff(exc, user_document=form.cleaned_data["text"]),
                 saving=True,
                 **extra,
             )

@@ -22,7 +22,10 @@ from django_htmx.http import reswap, retarget
 
 from senders import tables
 from senders.engine import OverrideSyntaxError, parse_rule
+from senders.export import export_status
 from senders.forms import AddRuleForm, RuleForm, RuleSummary, describe_rule
+from senders.history import conflict_diff
+from senders.lint import lint_context
 from senders.models import MailSender, OverrideRule
 from senders.tables import StaleTable
 from senders.views.common import actor_for, get_sender, posted_revision
@@ -83,6 +86,8 @@ def _render_table(
         "can_add": request.user.has_perm("senders.add_overriderule"),
         "can_delete": request.user.has_perm("senders.delete_overriderule"),
         "add_form": AddRuleForm(auto_id="add-%s"),
+        "export_status": export_status(sender),
+        **lint_context(sender),
         **extra,
     }
     partial = request.htmx and not request.htmx.history_restore_request
@@ -103,9 +108,14 @@ def _done(
 
 
 def _refused(
-    request: HttpRequest, sender: MailSender, error: str, status: int, position: int | None = None
+    request: HttpRequest,
+    sender: MailSender,
+    error: str,
+    status: int,
+    position: int | None = None,
+    **extra: Any,
 ) -> HttpResponse:
-    return _render_table(request, sender, position=position, error=error, status=status)
+    return _render_table(request, sender, position=position, error=error, status=status, **extra)
 
 
 def _stale_message(error: StaleTable) -> str:
@@ -177,7 +187,14 @@ def rule_add(request: HttpRequest, slug: str) -> HttpResponse:
             expected_revision=posted_revision(request),
         )
     except StaleTable as error:
-        return _render_table(request, error.sender, add_form=form, error=str(error), status=409)
+        return _render_table(
+            request,
+            error.sender,
+            add_form=form,
+            error=str(error),
+            conflict=conflict_diff(error),
+            status=409,
+        )
     except OverrideSyntaxError as error:
         form.parser_error(error)
         return _render_table(request, sender, add_form=form, status=400)
@@ -244,9 +261,11 @@ def _save_edit(
             editing = {"rule": fresh, "form": form}
             return _render_table(
                 request, error.sender, position=fresh.position, editing=editing,
-                error=str(error), status=409,
+                error=str(error), conflict=conflict_diff(error), status=409,
             )  # fmt: skip
-        response = _edit_response(request, error.sender, fresh, form, error=str(error))
+        response = _edit_response(
+            request, error.sender, fresh, form, error=str(error), conflict=conflict_diff(error)
+        )
         response.status_code = 409
         return response
     except OverrideSyntaxError as error:
@@ -283,7 +302,14 @@ def rule_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             rule, actor=actor_for(request), expected_revision=posted_revision(request)
         )
     except StaleTable as error:
-        return _refused(request, error.sender, _stale_message(error), 409, rule.position)
+        return _refused(
+            request,
+            error.sender,
+            _stale_message(error),
+            409,
+            rule.position,
+            conflict=conflict_diff(error),
+        )
     assert change.rule is not None
     position = change.rule.position
     remaining = change.sender.rules.count()
@@ -309,7 +335,14 @@ def rule_toggle(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             expected_revision=posted_revision(request),
         )
     except StaleTable as error:
-        return _refused(request, error.sender, _stale_message(error), 409, rule.position)
+        return _refused(
+            request,
+            error.sender,
+            _stale_message(error),
+            409,
+            rule.position,
+            conflict=conflict_diff(error),
+        )
     assert change.rule is not None
     state = "enabled" if change.rule.enabled else "disabled: it is kept but not used"
     position = change.rule.position
@@ -346,6 +379,13 @@ def rule_move(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             rule, target, actor=actor_for(request), expected_revision=posted_revision(request)
         )
     except StaleTable as error:
-        return _refused(request, error.sender, _stale_message(error), 409, rule.position)
+        return _refused(
+            request,
+            error.sender,
+            _stale_message(error),
+            409,
+            rule.position,
+            conflict=conflict_diff(error),
+        )
     notice = f"Rule {rule.position} moved to position {target}."
     return _done(request, change.sender, notice, target, pk=rule.pk)

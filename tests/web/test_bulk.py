@@ -306,3 +306,31 @@ def test_a_password_typed_in_error_is_not_shown_twice(
     body = save(editor_client, table, text).content.decode()
     # Kept in the textarea (the admin's own typing), but not echoed in the errors.
     assert body.count("topsecret") == 1
+
+
+def test_a_stale_save_shows_what_the_other_person_changed_and_what_yours_would_do(
+    editor_client: Client, table: MailSender
+) -> None:
+    seen = table.revision
+    add_rule(table, "someone.example else.example.net", actor=ACTOR)
+    response = save(editor_client, table, "mine.example relay.example.net\n", revision=seen)
+    body = response.content.decode()
+    assert "What changed since you opened the editor" in body
+    assert "What saving your text now would change" in body
+    theirs, yours = body.split("What changed since you opened the editor")[1].split(
+        "What saving your text now would change"
+    )
+    assert "someone.example else.example.net" in theirs
+    assert "mine.example relay.example.net" in yours
+    assert SECRET not in body
+
+
+def test_validate_shows_lint_warnings_for_a_valid_text(
+    editor_client: Client, table: MailSender
+) -> None:
+    text = "* relay.example.net $end\nexample.com smtp.myisp.com\n"
+    response = editor_client.post(url(table), {"text": text, "revision": table.revision})
+    body = response.content.decode()
+    assert "No errors: 2 rules, ready to save." in body
+    assert "1 warning" in body
+    assert '<span class="badge warn">line 2</span>' in body

@@ -195,6 +195,19 @@ def test_adding_to_a_stale_table_is_refused_and_keeps_the_text(
     assert "mine.example" not in "".join(texts(table))
 
 
+def test_a_stale_edit_shows_what_the_other_person_changed(
+    editor_client: Client, table: MailSender
+) -> None:
+    seen = table.revision
+    add_rule(table, "other.example smtp.other.example", actor=ACTOR)  # someone else
+    response = add(editor_client, table, "mine.example smtp.mine.example", revision=seen)
+    html = response.content.decode()
+    assert "What changed since you opened the page" in html
+    changes = html.split("What changed since you opened the page")[1].split("</details>")[0]
+    assert "other.example smtp.other.example" in changes
+    assert SECRET not in html
+
+
 def test_a_post_without_revision_counts_as_stale(editor_client: Client, table: MailSender) -> None:
     response = editor_client.post(url("rule_add", table), {"text": "a.example b.example"})
     assert response.status_code == 409
