@@ -8,6 +8,8 @@ bumps the sender's revision number and records a `Revision`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -53,6 +55,20 @@ class MailSender(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Saving a loaded sender writes only what a person edits.
+
+        The revision counter, the export token and the fetch record are written by
+        their own code with explicit `update_fields`; a plain save of a form loaded
+        earlier must not put back the values it read (undoing a table change or a
+        token rotation that landed in between).
+        """
+        if self.pk is not None and not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if f.editable and not f.primary_key
+            ] + ["updated_at"]
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("senders:detail", args=[self.slug])

@@ -313,3 +313,19 @@ def test_only_admins_delete_senders(
 
 def test_deleting_an_unknown_sender_is_not_found(admin_client_role: Client, db: None) -> None:
     assert admin_client_role.post("/senders/ghost/delete/").status_code == 404
+
+
+def test_saving_a_sender_form_does_not_undo_a_table_change_made_meanwhile(
+    admin_client_role: Client, sender: MailSender
+) -> None:
+    from senders.models import Revision
+    from senders.tables import Actor, add_rule
+
+    stale_copy = MailSender.objects.get(pk=sender.pk)  # what an open edit page loaded
+    add_rule(sender, "example.com smtp.myisp.com", actor=Actor(source=Revision.Source.COMMAND))
+    stale_copy.name = "Renamed"
+    stale_copy.save()
+    sender.refresh_from_db()
+    assert (sender.name, sender.revision) == ("Renamed", 1)
+    add_rule(sender, "example.org smtp.myisp.com", actor=Actor(source=Revision.Source.COMMAND))
+    assert sender.revisions.count() == 2
