@@ -35,16 +35,6 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    """Every browser test logs in: the default hasher's ~1 s per log-in would dominate.
-
-    Autouse, so it runs before the user fixtures hash their passwords; the live
-    server runs in this process and sees the same settings.
-    """
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     for item in items:
         if "tests/browser" in str(item.fspath):
@@ -119,6 +109,11 @@ def rule_texts(page: Any) -> Any:
     """
     table = page.get_by_role("table", name=re.compile(r"^Rules of "))
     return table.locator("tbody > tr > td.rule-text > code")
+
+
+def table_tool(page: Any, name: str) -> Any:
+    """A link of the table page's toolbar (Test a message, Edit as text, History...)."""
+    return page.get_by_role("navigation", name="Table tools").get_by_role("link", name=name)
 
 
 def body_rows(table: Any) -> Any:

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from senders.models import MailSender, Revision
 from senders.tables import Actor, add_rule
-from tests.browser.conftest import body_rows, log_in, rule_texts
+from tests.browser.conftest import body_rows, log_in, rule_texts, table_tool
 from tests.conftest import PASSWORD
 
 OWN_DOMAIN = "example.com smtp.myisp.com:587"
@@ -36,7 +36,7 @@ def test_an_editor_changes_a_rule_reads_the_diff_and_rolls_back(
     expect(rule_texts(page)).to_have_text([OWN_DOMAIN, BIGGER, CORP])
 
     # The history: the new revision on top, by whom and through which door.
-    page.get_by_role("link", name="History").click()
+    table_tool(page, "History").click()
     revisions = page.get_by_role("table", name=re.compile("^Revisions, newest first"))
     expect(body_rows(revisions)).to_have_count(2)
     newest, first = body_rows(revisions).nth(0), body_rows(revisions).nth(1)

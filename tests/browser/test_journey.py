@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 from senders import tables
 from senders.models import MailSender
 from senders.tabletext import parse_document
-from tests.browser.conftest import body_rows, log_in, rule_texts, screenshot
+from tests.browser.conftest import body_rows, log_in, rule_texts, screenshot, table_tool
 from tests.conftest import PASSWORD
 
 RELAY = "* relay.myisp.com:587 $size>10000000 $end"
@@ -143,7 +143,7 @@ def test_an_admin_builds_reorders_edits_and_tests_a_table(page: Any, admin_user:
 
     # The bulk editor: the same table as text; a mistake is listed with its line as
     # one types, then fixed, validated and saved.
-    page.get_by_role("link", name="Edit as text").click()
+    table_tool(page, "Edit as text").click()
     text = page.get_by_label("Table text")
     expect(text).to_have_value(f"{OWN_DOMAIN}\n{BACKUP}\n#disabled: {CORP}\n{RELAY}\n")
     verdict = page.get_by_role("status")
@@ -188,7 +188,7 @@ def test_an_admin_builds_reorders_edits_and_tests_a_table(page: Any, admin_user:
     expect(page.get_by_role("button", name="Enable rule 3", exact=True)).to_be_visible()
 
     # Test a message: 20 MB to bob@example.com, MX records typed in.
-    page.get_by_role("link", name="Test a message").click()
+    table_tool(page, "Test a message").click()
     page.get_by_label("MX records typed in below").check()
     page.get_by_label("MX records (typed in)").fill("example.com 10 mx1.example.com")
     page.get_by_label("Size ($size)").fill("20M")

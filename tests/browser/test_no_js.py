@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import body_rows, log_in, rule_texts
+from tests.browser.conftest import body_rows, log_in, rule_texts, table_tool
 from tests.conftest import PASSWORD
 
 OWN_DOMAIN = "example.com smtp.myisp.com:587"
@@ -82,7 +82,7 @@ def test_an_admin_does_everything_without_javascript(page_without_js: Any, admin
     expect(page.get_by_role("button", name="Enable rule 3", exact=True)).to_be_visible()
 
     # Bulk edit: an error keeps the text and lists the line; then validate and save.
-    page.get_by_role("link", name="Edit as text").click()
+    table_tool(page, "Edit as text").click()
     text = page.get_by_label("Table text")
     expect(text).to_have_value(f"{OWN_DOMAIN}\n{RELAY}\n#disabled: {BACKUP}\n")
     broken = f"{OWN_DOMAIN}\n{RELAY}\n#disabled: {BACKUP}\n*.demon.co.uk smtp.demon.net $end $end\n"
@@ -101,7 +101,7 @@ def test_an_admin_does_everything_without_javascript(page_without_js: Any, admin
     expect(rule_texts(page)).to_have_text([OWN_DOMAIN, RELAY, BACKUP, DEMON])
 
     # Test a message: the form is a GET; the result is on the page that comes back.
-    page.get_by_role("link", name="Test a message").click()
+    table_tool(page, "Test a message").click()
     page.get_by_label("Recipient address(es)").fill("alice@example.com, bob@eu.demon.co.uk")
     page.get_by_label("Size ($size)").fill("5M")
     page.get_by_label("MX records typed in below").check()

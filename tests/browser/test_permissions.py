@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import body_rows, log_in, rule_texts
+from tests.browser.conftest import body_rows, log_in, rule_texts, table_tool
 from tests.conftest import PASSWORD
 
 EDIT_CONTROL = re.compile(
@@ -41,7 +41,7 @@ def test_a_viewer_sees_no_edit_controls_and_can_test_a_message(
     expect(page.get_by_text("To reorder with the keyboard")).to_have_count(0)
 
     # The bulk editor is read-only: the text can be validated and tested, not saved.
-    page.get_by_role("link", name="Edit as text").click()
+    table_tool(page, "Edit as text").click()
     expect(page.get_by_label("Table text")).not_to_be_editable()
     expect(page.get_by_text("changing it needs the editor role")).to_be_visible()
     expect(page.get_by_role("button", name="Save the table")).to_have_count(0)
@@ -49,7 +49,7 @@ def test_a_viewer_sees_no_edit_controls_and_can_test_a_message(
 
     # History and revisions are readable; rolling back is not offered.
     page.get_by_role("link", name="Back to the table of Main office").click()
-    page.get_by_role("link", name="History").click()
+    table_tool(page, "History").click()
     page.get_by_role("link", name="1", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Main office: revision 1 current")
     expect(page.get_by_role("button", name=EDIT_CONTROL)).to_have_count(0)
@@ -57,7 +57,7 @@ def test_a_viewer_sees_no_edit_controls_and_can_test_a_message(
     # Test a message: Joe's authenticated mail leaves through the head office.
     page.get_by_role("link", name="History of Main office").click()
     page.get_by_role("link", name="Back to the table of Main office").click()
-    page.get_by_role("link", name="Test a message").click()
+    table_tool(page, "Test a message").click()
     page.get_by_label("MX records typed in below").check()
     page.get_by_label("MX records (typed in)").fill("x.org 10 mx.x.org")
     page.get_by_label("Authenticated sender ($authsender)").fill("JOE")
