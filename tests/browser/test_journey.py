@@ -17,6 +17,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from senders import tables
+from senders.export import create_token
 from senders.models import MailSender
 from senders.tabletext import parse_document
 from tests.browser.conftest import body_rows, log_in, rule_texts, screenshot, table_tool
@@ -243,6 +244,7 @@ def test_the_readme_screenshot_shows_a_realistic_table(
         "* smtp.myisp.com $dnsmx:*.aspmx.l.google.com $end\n"
     )
     tables.replace_table(sender, parse_document(document), actor=tables.Actor(admin_user))
+    token = create_token(sender)
 
     # A 1600x1000 window at 80 % zoom: 1280 pixels wide, the whole table in view.
     context = browser.new_context(
@@ -250,6 +252,9 @@ def test_the_readme_screenshot_shows_a_realistic_table(
     )
     try:
         page = context.new_page()
+        # A delivery agent has fetched the table: the page says it is up to date.
+        fetch = page.request.get("/export/main.txt", headers={"Authorization": f"Bearer {token}"})
+        assert fetch.status == 200
         log_in(page, "ada", PASSWORD)
         page.get_by_role("link", name="Main office").click()
         expect(rule_texts(page)).to_have_count(6)
@@ -259,6 +264,7 @@ def test_the_readme_screenshot_shows_a_realistic_table(
         )
         expect(page.locator("body")).not_to_contain_text("Tr0ub4dor")
         expect(page.get_by_role("button", name="Reorder rule 1", exact=True)).to_be_visible()
+        expect(page.get_by_role("region", name="Delivery")).to_contain_text("up to date")
 
         # From the top of the page down to the end of the table.
         table = page.get_by_role("table", name=re.compile("^Rules of")).bounding_box()
