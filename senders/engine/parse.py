@@ -204,6 +204,7 @@ def _parse_line(text: str, errors: _Errors) -> Rule | None:
         priority=options.get("priority"),
         options=cast(tuple[OptionName, ...], tuple(options)),
         line=errors.line,
+        columns=tuple(column for column, _ in tokens),
     )
 
 

@@ -71,7 +71,9 @@ class Rule:
     `conditions` are in written order. `options` records the order in which the
     set options were written, for the canonical text; it is derived from `end`,
     `adddns` and `priority` when left empty (priority, adddns, end).
-    `line` is the caller's line number and takes no part in equality.
+    `line` is the caller's line number and `columns` the 1-based column where
+    each token starts in the source text (domain, server, then every condition
+    and option in written order); neither takes part in equality.
     """
 
     domain: str
@@ -82,6 +84,7 @@ class Rule:
     priority: int | None = None
     options: tuple[OptionName, ...] = ()
     line: int = field(default=1, compare=False)
+    columns: tuple[int, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if not (self.options or self.end or self.adddns or self.priority is not None):

@@ -452,3 +452,17 @@ def test_parse_server_reports_columns_within_its_text() -> None:
         parse_server("")
     with pytest.raises(OverrideSyntaxError, match="a server cannot contain spaces"):
         parse_server("a b")
+
+
+def test_a_rule_knows_the_column_of_each_of_its_tokens() -> None:
+    text = "example.com\t  smtp.myisp.com:587  $size>10 $END $from~=*@corp.example"
+    rule = parse_rule(text, line=7)
+    assert rule.line == 7
+    assert rule.columns == (1, 15, 35, 44, 49)
+    assert [text[c - 1 :].split()[0] for c in rule.columns] == [
+        "example.com",
+        "smtp.myisp.com:587",
+        "$size>10",
+        "$END",
+        "$from~=*@corp.example",
+    ]
