@@ -61,6 +61,15 @@ def test_an_admin_does_everything_without_javascript(page_without_js: Any, admin
     _add_rule(page, RELAY)
     expect(_message(page)).to_have_text("Rule added at position 3.")
     expect(rule_texts(page)).to_have_text([OWN_DOMAIN, BACKUP, RELAY])
+
+    # One rule too many: deleting asks first, on a page of its own.
+    _add_rule(page, RELAY)
+    expect(_message(page)).to_have_text("Rule added at position 4.")
+    page.get_by_role("link", name="Delete rule 4", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Delete rule 4 of Branch office?")
+    page.get_by_role("button", name="Delete rule 4").click()
+    expect(_message(page)).to_have_text("Rule 4 deleted.")
+    expect(rule_texts(page)).to_have_text([OWN_DOMAIN, BACKUP, RELAY])
     expect(page.get_by_role("button", name="Reorder rule 1")).to_be_hidden()
     expect(page.get_by_text("To reorder with the keyboard")).to_be_hidden()
 
@@ -81,23 +90,33 @@ def test_an_admin_does_everything_without_javascript(page_without_js: Any, admin
     expect(_message(page)).to_have_text("Rule 3 disabled: it is kept but not used.")
     expect(page.get_by_role("button", name="Enable rule 3", exact=True)).to_be_visible()
 
+    # Edit a rule on a page of its own: a comment for it.
+    page.get_by_role("link", name="Edit rule 2", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Edit rule 2 of Branch office")
+    page.get_by_label("Comment").fill("mail over 10 MB")
+    page.get_by_role("button", name="Save rule 2").click()
+    expect(_message(page)).to_have_text("Rule 2 saved.")
+    relay = page.get_by_role("row", name=re.compile("relay"))
+    expect(relay.get_by_text("mail over 10 MB")).to_be_visible()
+
     # Bulk edit: an error keeps the text and lists the line; then validate and save.
     table_tool(page, "Edit as text").click()
     text = page.get_by_label("Table text")
-    expect(text).to_have_value(f"{OWN_DOMAIN}\n{RELAY}\n#disabled: {BACKUP}\n")
-    broken = f"{OWN_DOMAIN}\n{RELAY}\n#disabled: {BACKUP}\n*.demon.co.uk smtp.demon.net $end $end\n"
+    saved = f"{OWN_DOMAIN}\n# mail over 10 MB\n{RELAY}\n#disabled: {BACKUP}\n"
+    expect(text).to_have_value(saved)
+    broken = f"{saved}*.demon.co.uk smtp.demon.net $end $end\n"
     text.fill(broken)
     page.get_by_role("button", name="Save the table").click()
     verdict = page.get_by_role("status")
     expect(verdict).to_contain_text("Nothing was saved: 1 error.")
     # The engine's wording may change; where it points may not.
-    expect(verdict.get_by_role("listitem")).to_have_text([re.compile(r"^line 4, col 35: .*\$end")])
+    expect(verdict.get_by_role("listitem")).to_have_text([re.compile(r"^line 5, col 35: .*\$end")])
     expect(text).to_have_value(broken)
     text.fill(broken.replace(" $end $end", ""))
     page.get_by_role("button", name="Validate").click()
     expect(verdict).to_have_text("No errors: 4 rules, ready to save.")
     page.get_by_role("button", name="Save the table").click()
-    expect(_message(page)).to_have_text("Saved the table: 4 rules (revision 8).")
+    expect(_message(page)).to_have_text("Saved the table: 4 rules (revision 11).")
     expect(rule_texts(page)).to_have_text([OWN_DOMAIN, RELAY, BACKUP, DEMON])
 
     # Test a message: the form is a GET; the result is on the page that comes back.
