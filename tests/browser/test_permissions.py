@@ -7,6 +7,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from senders import tables
 from tests.browser.conftest import body_rows, log_in, rule_texts, table_tool
 from tests.conftest import PASSWORD
 
@@ -18,6 +19,9 @@ EDIT_CONTROL = re.compile(
 def test_a_viewer_sees_no_edit_controls_and_can_test_a_message(
     page: Any, viewer: Any, sender_with_rules: Any
 ) -> None:
+    # A second revision, so that revision 1 is one an editor could roll back to.
+    relay = sender_with_rules.rules.get(position=2)
+    tables.update_rule(relay, actor=tables.Actor(), enabled=False)
     log_in(page, "vera", PASSWORD)
     expect(page.get_by_role("link", name="Main office")).to_be_visible()
     expect(page.get_by_role("link", name="New sender")).to_have_count(0)
@@ -51,7 +55,8 @@ def test_a_viewer_sees_no_edit_controls_and_can_test_a_message(
     page.get_by_role("link", name="Back to the table of Main office").click()
     table_tool(page, "History").click()
     page.get_by_role("link", name="1", exact=True).click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Main office: revision 1 current")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Main office: revision 1")
+    expect(page.get_by_role("heading", name="Roll back")).to_have_count(0)
     expect(page.get_by_role("button", name=EDIT_CONTROL)).to_have_count(0)
 
     # Test a message: Joe's authenticated mail leaves through the head office.
