@@ -142,6 +142,55 @@
     clearTargets();
   });
 
+  // ---- Keep keyboard focus when htmx replaces the region that held it: back on
+  // the same control (found by its form and button name, as its label may have
+  // changed: "Disable" becomes "Enable"), or in the field of a row opened for editing.
+  var lastFocus = null;
+  document.addEventListener("htmx:beforeRequest", function () {
+    var el = document.activeElement;
+    lastFocus = null;
+    if (!el || el === document.body || el.classList.contains("drag-handle")) return;
+    var form = el.form || el.closest("form");
+    var row = el.closest("tr[id^='rule-']");
+    lastFocus = { id: el.id, href: el.getAttribute("href"), name: el.name, value: el.value,
+      action: form ? form.getAttribute("action") : null, row: row ? row.id : null };
+  });
+  function pathOf(url) { return url ? url.split("?")[0] : null; }
+  function refind(was) {
+    var opened = document.querySelector(
+      "tr.editing textarea, tr.editing input:not([type=hidden]), tr.confirm-delete button");
+    if (opened) return opened;
+    var path = pathOf(was.action || was.href);
+    var forms = document.querySelectorAll("form[action]");
+    for (var i = 0; path && i < forms.length; i++) {
+      if (pathOf(forms[i].getAttribute("action")) !== path) continue;
+      var buttons = forms[i].querySelectorAll(was.name ? "[name='" + was.name + "']" : "button");
+      var same = Array.prototype.filter.call(buttons, function (b) { return b.value === was.value; });
+      if (same.length || buttons.length) return same[0] || buttons[0];
+    }
+    // Back from an edit or delete row: the rule's own first action.
+    var row = was.row && document.getElementById(was.row);
+    var action = row && row.querySelector(".actions a, .actions button");
+    if (action) return action;
+    var links = document.querySelectorAll("a[href]");
+    for (var j = 0; path && j < links.length; j++) {
+      if (pathOf(links[j].getAttribute("href")) === path) return links[j];
+    }
+    var found = was.id && document.getElementById(was.id);
+    if (found) return found;
+    // The control is gone (its rule was deleted): read out what happened instead.
+    var notice = document.querySelector("#rules [role=status], #rules [role=alert]");
+    if (notice) notice.tabIndex = -1;
+    return notice;
+  }
+  document.addEventListener("htmx:afterSettle", function () {
+    var was = lastFocus;
+    lastFocus = null;
+    if (!was || (document.activeElement && document.activeElement !== document.body)) return;
+    var el = refind(was);
+    if (el) el.focus();
+  });
+
   // The handles and their help are only useful with this script: show them.
   function enhance(root) {
     root.querySelectorAll(".drag-handle[hidden], #reorder-help[hidden]").forEach(function (el) { el.hidden = false; });
