@@ -401,6 +401,7 @@ def test_export_status_says_whether_delivery_has_the_latest_revision(
     )
     assert "up to date" in html
     assert "192.0.2.7" in html
+    assert "Last fetched just now" in html
     add_rule(table, "new.example relay.example.net", actor=ACTOR)
     table.refresh_from_db()
     status = export.export_status(table)
