@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from senders.engine import Condition, Rule, format_rule, format_table, parse_rule
 from senders.models import MailSender, Revision
@@ -235,6 +236,15 @@ class ExportStatus:
     @property
     def up_to_date(self) -> bool:
         return self.last_fetched_revision == self.revision
+
+    @property
+    def fetched_ago(self) -> str:
+        """ "just now" or "3 minutes ago": how long since delivery last fetched."""
+        if self.last_fetched_at is None:
+            return ""
+        if timezone.now() - self.last_fetched_at < timedelta(minutes=1):
+            return "just now"
+        return f"{timesince(self.last_fetched_at)} ago"
 
 
 def export_status(sender: MailSender) -> ExportStatus:
