@@ -118,12 +118,14 @@ def _refused(
     return _render_table(request, sender, position=position, error=error, status=status, **extra)
 
 
-def _stale_message(error: StaleTable) -> str:
-    return (
+def _stale(request: HttpRequest, error: StaleTable, position: int) -> HttpResponse:
+    """A toggle, move or delete on a table that changed meanwhile: show what changed."""
+    message = (
         f"This table was changed by someone else since you opened it (you saw revision "
         f"{error.expected}, it is now at revision {error.current}). Nothing was changed: "
         "here is the current table; try again."
     )
+    return _refused(request, error.sender, message, 409, position, conflict=conflict_diff(error))
 
 
 def _find_rule(sender: MailSender, pk: int) -> OverrideRule | None:
@@ -302,14 +304,7 @@ def rule_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             rule, actor=actor_for(request), expected_revision=posted_revision(request)
         )
     except StaleTable as error:
-        return _refused(
-            request,
-            error.sender,
-            _stale_message(error),
-            409,
-            rule.position,
-            conflict=conflict_diff(error),
-        )
+        return _stale(request, error, rule.position)
     assert change.rule is not None
     position = change.rule.position
     remaining = change.sender.rules.count()
@@ -335,14 +330,7 @@ def rule_toggle(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             expected_revision=posted_revision(request),
         )
     except StaleTable as error:
-        return _refused(
-            request,
-            error.sender,
-            _stale_message(error),
-            409,
-            rule.position,
-            conflict=conflict_diff(error),
-        )
+        return _stale(request, error, rule.position)
     assert change.rule is not None
     state = "enabled" if change.rule.enabled else "disabled: it is kept but not used"
     position = change.rule.position
@@ -379,13 +367,6 @@ def rule_move(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             rule, target, actor=actor_for(request), expected_revision=posted_revision(request)
         )
     except StaleTable as error:
-        return _refused(
-            request,
-            error.sender,
-            _stale_message(error),
-            409,
-            rule.position,
-            conflict=conflict_diff(error),
-        )
+        return _stale(request, error, rule.position)
     notice = f"Rule {rule.position} moved to position {target}."
     return _done(request, change.sender, notice, target, pk=rule.pk)
