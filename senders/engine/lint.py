@@ -18,10 +18,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
+from itertools import chain
 
 from senders.engine.format import format_condition
-from senders.engine.match import compile_wildcard, normalise_domain
+from senders.engine.match import (
+    compile_wildcard,
+    domain_suffixes,
+    index_suffix,
+    normalise_domain,
+)
 from senders.engine.rules import NUMERIC_ATTRIBUTES, Condition, DnsMxCondition, Rule
 
 # Delivery gives up (bounces) after a few days; with usual back-off schedules that
@@ -86,12 +92,12 @@ def lint_table(
     warnings: list[LintWarning] = []
     live: list[Rule] = []  # rules that can match at all, in table order
     seen: dict[tuple[object, ...], Rule] = {}
-    terminal: list[Rule] = []
+    terminal = _PatternIndex()
     for rule in rules:
         twin = seen.setdefault(_semantic_key(rule), rule)
         dead = _duplicate(rule, twin) if twin is not rule else _shadowed(rule, terminal)
         if _is_terminal(rule):
-            terminal.append(rule)
+            terminal.add(rule)
         if dead:
             warnings.append(dead)
             continue
@@ -109,8 +115,12 @@ def lint_table(
 
 # ---------------------------------------------------------------- patterns
 
+# Lint compares every line with the lines that may match together with it; the
+# same few patterns come up again and again (RE2 programs are slow to build).
+_wildcard = lru_cache(maxsize=4096)(compile_wildcard)
 
-@cache
+
+@lru_cache(maxsize=4096)
 def _normal(pattern: str) -> str:
     """Same language, canonical wildcard runs: `*?*` → `?*` (needed for exact containment)."""
     out: list[str] = []
@@ -128,10 +138,10 @@ def _normal(pattern: str) -> str:
 
 def pattern_covers(general: str, specific: str) -> bool:
     """Does every domain that `specific` matches also match `general`?"""
-    if general == specific or _normal(general) == "*":
+    if general == specific or _only_stars(general):
         return True
     if "*" not in specific and "?" not in specific:
-        return compile_wildcard(general)(specific)
+        return _wildcard(general)(specific)
     if "*" not in general and "?" not in general:
         return False  # a literal never covers a pattern that matches several names
     return _covers(_normal(general), _normal(specific))
@@ -160,9 +170,9 @@ def patterns_overlap(first: str, second: str) -> bool:
     first_wild = "*" in first or "?" in first
     second_wild = "*" in second or "?" in second
     if not first_wild:
-        return compile_wildcard(second)(first)
+        return _wildcard(second)(first)
     if not second_wild:
-        return compile_wildcard(first)(second)
+        return _wildcard(first)(second)
     seen = {(0, 0)}
     todo = [(0, 0)]
     while todo:
@@ -185,8 +195,53 @@ def patterns_overlap(first: str, second: str) -> bool:
     return False
 
 
+class _PatternIndex:
+    """Rules filed as the engine's CompiledTable files them, so that a line is compared
+    only with the lines that can match a domain it matches (not with every line):
+    exact domains by name, wildcards by their literal dotted suffix, the rest always.
+    """
+
+    def __init__(self, rules: Iterable[Rule] = ()) -> None:
+        self.rules: list[Rule] = []
+        self._exact: dict[str, list[int]] = defaultdict(list)
+        self._suffixes: dict[str, list[int]] = defaultdict(list)
+        self._scan: list[int] = []
+        for rule in rules:
+            self.add(rule)
+
+    def add(self, rule: Rule) -> None:
+        index = len(self.rules)
+        self.rules.append(rule)
+        if not rule.is_wildcard:
+            self._exact[rule.domain].append(index)
+        elif (suffix := index_suffix(rule.domain)) is not None:
+            self._suffixes[suffix].append(index)
+        else:
+            self._scan.append(index)
+
+    def groups(self, pattern: str) -> list[list[int]]:
+        """Groups of rule indexes, each in table order, holding (at least) every rule
+        that can match a domain `pattern` matches; callers still compare each one.
+
+        Every name a suffix-filed pattern matches ends in that suffix, so it can share
+        a name with `pattern` only if `pattern`'s literal tail (all of it for an exact
+        domain) ends in it too.
+        """
+        tail = pattern[max(pattern.rfind("*"), pattern.rfind("?")) + 1 :]
+        groups = [self._scan]
+        if tail == pattern and (same := self._exact.get(pattern)):
+            groups.append(same)
+        groups.extend(self._suffixes[s] for s in domain_suffixes(tail) if s in self._suffixes)
+        return groups
+
+
+def _only_stars(pattern: str) -> bool:
+    """`*`, `**`, …: the patterns whose canonical form is `*` (every domain)."""
+    return bool(pattern) and not pattern.strip("*")
+
+
 def _is_catch_all(rule: Rule) -> bool:
-    return _normal(rule.domain) == "*"
+    return _only_stars(rule.domain)
 
 
 def _is_terminal(rule: Rule) -> bool:
@@ -212,20 +267,28 @@ def _duplicate(rule: Rule, other: Rule) -> LintWarning:
     )
 
 
-def _shadowed(rule: Rule, terminal: Sequence[Rule]) -> LintWarning | None:
-    for other in terminal:
-        if pattern_covers(other.domain, rule.domain):
-            covers = "every domain" if _is_catch_all(other) else f"every domain of {rule.domain}"
-            return LintWarning(
-                rule.line,
-                SHADOWED,
-                f"can never match: line {other.line} ({other.domain} with $end and no "
-                f"conditions) comes first and takes {covers}",
-                f"move line {rule.line} above line {other.line}, give line {other.line} "
-                f"a condition, or delete line {rule.line}",
-                (other.line,),
-            )
-    return None
+def _shadowed(rule: Rule, terminal: _PatternIndex) -> LintWarning | None:
+    first: int | None = None  # the first terminal line, in table order, that covers it
+    for group in terminal.groups(rule.domain):
+        for index in group:
+            if first is not None and index >= first:
+                break
+            if pattern_covers(terminal.rules[index].domain, rule.domain):
+                first = index
+                break
+    if first is None:
+        return None
+    other = terminal.rules[first]
+    covers = "every domain" if _is_catch_all(other) else f"every domain of {rule.domain}"
+    return LintWarning(
+        rule.line,
+        SHADOWED,
+        f"can never match: line {other.line} ({other.domain} with $end and no "
+        f"conditions) comes first and takes {covers}",
+        f"move line {rule.line} above line {other.line}, give line {other.line} "
+        f"a condition, or delete line {rule.line}",
+        (other.line,),
+    )
 
 
 # ---------------------------------------------------------------- one line
@@ -377,10 +440,7 @@ def _retries(rule: Rule, max_retries: int) -> list[LintWarning]:
 
 
 def _useless_priorities(rules: Sequence[Rule]) -> list[LintWarning]:
-    literal: dict[str, list[int]] = defaultdict(list)
-    wild: list[int] = []
-    for index, rule in enumerate(rules):
-        (wild if rule.is_wildcard else literal[rule.domain]).append(index)
+    index_of = _PatternIndex(rules)
     warnings = []
     for index, rule in enumerate(rules):
         if rule.priority is None:
@@ -399,9 +459,9 @@ def _useless_priorities(rules: Sequence[Rule]) -> list[LintWarning]:
             continue  # ordered against the domain's own MX hosts
         # Only a line that may match together with this one is ordered against it;
         # after this line's $end no later line is checked.
-        candidates: Sequence[int] = range(len(rules))
-        if not rule.is_wildcard:
-            candidates = [*literal[rule.domain], *wild]
+        candidates: Iterable[int] = range(len(rules))
+        if not rule.is_wildcard:  # for a pattern, any line may share a domain with it
+            candidates = chain.from_iterable(index_of.groups(rule.domain))
         shared = any(
             other != index
             and (other < index or not rule.end)
@@ -466,18 +526,18 @@ def _normalised(domains: Iterable[str]) -> list[str]:
 
 
 def _relay_loops(rules: Sequence[Rule], local_domains: Sequence[str]) -> list[LintWarning]:
-    warnings = []
+    warnings: list[LintWarning] = []
+    if not local_domains:
+        return warnings
     for index, rule in enumerate(rules):
         if not rule.is_wildcard:
             continue  # a line naming the domain itself is a deliberate route
-        matches = compile_wildcard(rule.domain)
+        matches = _wildcard(rule.domain)
         covered = [
             domain
             for domain in local_domains
             if matches(domain)
-            and not any(
-                _is_terminal(e) and compile_wildcard(e.domain)(domain) for e in rules[:index]
-            )
+            and not any(_is_terminal(e) and _wildcard(e.domain)(domain) for e in rules[:index])
         ]
         if covered:
             names = ", ".join(covered)

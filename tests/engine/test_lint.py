@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from senders.engine import parse_table
+from senders.engine import Rule, parse_table
 from senders.engine.lint import (
     ADDDNS_END_CATCH_ALL,
     CONTRADICTION,
@@ -383,3 +385,82 @@ def test_a_long_table_lints_quickly() -> None:
     )
     rules = parse_table(text + "* fallback.example.net\n")
     assert lint_table(rules, ["example.org"]) is not None
+
+
+# ---------------------------------------------------------------- the index changes nothing
+
+# Patterns that cover, overlap and miss each other in every way the index files them:
+# exact names, suffix-filed wildcards (`*.b.example`, `m?.b.example`) and scanned ones.
+PATTERNS = [
+    "a.b.example",
+    "m1.b.example",
+    "b.example",
+    "*.b.example",
+    "*.example",
+    "m?.b.example",
+    "*b.example",
+    "a.*",
+    "m*",
+    "*",
+    "**",
+    "?*",
+]
+
+
+def _naive(rules: list[Rule]) -> list[tuple[int, str, tuple[int, ...]]]:
+    """Shadowed lines and useless priorities by comparing every pair of lines."""
+    found = []
+    seen: set[tuple[object, ...]] = set()
+    live: list[Rule] = []
+    for index, rule in enumerate(rules):
+        key = (rule.domain, rule.server, rule.conditions, rule.end, rule.adddns, rule.preference)
+        duplicate, _ = key in seen, seen.add(key)
+        if duplicate:
+            continue
+        cover = next(
+            (
+                other
+                for other in rules[:index]
+                if other.end and not other.conditions and pattern_covers(other.domain, rule.domain)
+            ),
+            None,
+        )
+        if cover is not None:
+            found.append((rule.line, SHADOWED, (cover.line,)))
+        else:
+            live.append(rule)
+    for index, rule in enumerate(live):
+        if rule.priority in (None, 10) or rule.adddns:
+            continue
+        if not any(
+            other != index and (other < index or not rule.end)
+            and patterns_overlap(rule.domain, live[other].domain)
+            for other in range(len(live))
+        ):  # fmt: skip
+            found.append((rule.line, USELESS_PRIORITY, ()))
+    return sorted(found)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(PATTERNS),
+            st.sampled_from(["", " $end", " $size>5", " $size>5 $end"]),
+            st.sampled_from(["", " $priority:20", " $priority:5"]),
+            st.sampled_from(["r1.net", "r2.net"]),
+        ),
+        max_size=25,
+    )
+)
+def test_the_indexed_checks_find_what_comparing_every_pair_finds(
+    lines: list[tuple[str, str, str, str]],
+) -> None:
+    text = "".join(f"{pattern} {host}{end}{priority}\n" for pattern, end, priority, host in lines)
+    rules = parse_table(text)
+    got = sorted(
+        (w.line, w.code, w.related)
+        for w in lint_table(rules)
+        if w.code in (SHADOWED, USELESS_PRIORITY)
+    )
+    assert got == _naive(rules)
