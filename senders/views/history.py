@@ -87,7 +87,7 @@ def _revision_pair(request: HttpRequest, sender: MailSender) -> tuple[int, int, 
         raw = request.GET.get(name, "").strip()
         if not raw:
             numbers.append(max(default, 0))
-        elif not raw.isdigit() or len(raw) > 9:
+        elif not (raw.isascii() and raw.isdigit()) or len(raw) > 9:  # "²" is a digit to isdigit
             return 0, 0, f'"{name}" must be a revision number, not "{raw[:40]}".'
         else:
             numbers.append(int(raw))
