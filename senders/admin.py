@@ -28,7 +28,7 @@ from senders.tabletext import (
     parse_document,
     restore_passwords,
 )
-from senders.validators import clean_rule_text, rule_error_message
+from senders.validators import check_text, clean_rule_text, rule_error_message
 from senders.views.common import actor_for
 
 
@@ -52,6 +52,10 @@ class OverrideRuleForm(forms.ModelForm):
 
     def clean_text(self) -> str:
         return clean_rule_text(self.cleaned_data["text"])
+
+    def clean_comment(self) -> str:
+        # Stored in the table document as a "# ..." line: one line of plain text.
+        return check_text(self.cleaned_data["comment"])
 
 
 class RuleFormSet(BaseInlineFormSet):
@@ -149,6 +153,12 @@ class MailSenderForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.initial["table_revision"] = self.instance.revision
+
+    def clean_name(self) -> str:
+        return check_text(self.cleaned_data["name"])
+
+    def clean_description(self) -> str:
+        return check_text(self.cleaned_data["description"], multiline=True)
 
 
 @admin.register(MailSender)

@@ -25,7 +25,7 @@ from senders.engine import (
 )
 from senders.models import MailSender
 from senders.tabletext import MAX_COMMENT_LENGTH
-from senders.validators import rule_error_message
+from senders.validators import check_text, rule_error_message
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HOST_PORT = re.compile(r"^(?P<host>[^:\[\]]+)(?::(?P<port>[^:]*))?$")
@@ -90,6 +90,12 @@ class SenderForm(forms.ModelForm):  # type: ignore[type-arg]
         super().__init__(*args, **kwargs)
         if self.instance.pk is None:  # app.js suggests a slug from the name while typing
             self.fields["slug"].widget.attrs["data-slug-from"] = "id_name"
+
+    def clean_name(self) -> str:
+        return check_text(self.cleaned_data["name"])
+
+    def clean_description(self) -> str:
+        return check_text(self.cleaned_data["description"], multiline=True)
 
     def clean_slug(self) -> str:
         slug: str = self.cleaned_data["slug"].lower()
@@ -275,7 +281,7 @@ class RuleForm(forms.Form):
         comment: str = self.cleaned_data["comment"]
         if _CONTROL.search(comment):
             raise ValidationError("A comment is one line of text.", code="comment")
-        return comment
+        return check_text(comment)
 
     @property
     def verdict(self) -> Verdict | None:

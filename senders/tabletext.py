@@ -14,6 +14,7 @@ No Django here: the bulk editor, import, rollback and commands all call this.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -22,6 +23,41 @@ from senders.engine import PASSWORD_MASK, OverrideSyntaxError, Rule, format_rule
 
 DISABLED_PREFIX = "#disabled:"
 MAX_COMMENT_LENGTH = 500
+# Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) can
+# make text read differently from what it is ("Trojan Source"): stored text may not
+# hold them. The marks (LRM, RLM, ALM) only nudge neutral characters and stay allowed.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def text_problem(text: str, *, multiline: bool = False) -> tuple[int, str] | None:
+    """(0-based index, message) of the first character stored text may not hold, or None.
+
+    Control characters (tab allowed; line breaks too when `multiline`), lone
+    surrogates and bidirectional controls are refused; everything else is text.
+    """
+    if text.isprintable() and not BIDI_CONTROLS.intersection(text):
+        return None
+    allowed = "\t\r\n" if multiline else "\t"
+    for index, char in enumerate(text):
+        code = f"U+{ord(char):04X}"
+        if char in allowed:
+            continue
+        if char in BIDI_CONTROLS:
+            return index, (
+                f"bidirectional control character {code} is not allowed "
+                "(it can make text look different from what it is)"
+            )
+        category = unicodedata.category(char)
+        if char in "\r\n":
+            return index, "a line break is not allowed here (this is one line of text)"
+        if category == "Cc":
+            return index, f"control character {code} is not allowed"
+        if category == "Cs":
+            return index, f"invalid character {code} (a lone surrogate)"
+    return None
+
+
+_LINE_BREAKS = re.compile(r"[\r\n]+")
 
 
 @dataclass(frozen=True)
@@ -61,10 +97,10 @@ def parse_document(text: str) -> list[Entry]:
             body = line[body_start:]
             enabled = False
         elif stripped.startswith("#"):
-            control = next((c for c in line if c != "\t" and unicodedata.category(c) == "Cc"), "")
-            if control:  # the parser checks rule lines; comments are stored too
-                message = f"control character U+{ord(control):04X} is not allowed"
-                errors.append(_error(number, line.index(control) + 1, control, message))
+            problem = text_problem(line)
+            if problem:  # the parser checks rule lines; comments are stored too
+                index, message = problem
+                errors.append(_error(number, index + 1, line[index], message))
                 comment = []
                 continue
             if not comment:
@@ -120,7 +156,9 @@ def format_document(entries: Iterable[Entry], *, mask_passwords: bool = False) -
         if mask_passwords:
             text = format_rule(parse_rule(text), mask_password=True)
         if entry.comment:
-            out.append(f"# {entry.comment}")
+            # One comment line per line of the comment: a line break in a comment (which
+            # the forms refuse) must never turn the rest of it into a rule.
+            out.extend(f"# {part}" for part in _LINE_BREAKS.split(entry.comment))
         out.append(text if entry.enabled else f"{DISABLED_PREFIX} {text}")
     return "".join(f"{line}\n" for line in out)
 

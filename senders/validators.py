@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from senders.engine import OverrideSyntaxError, format_rule, parse_rule
-from senders.tabletext import Entry, parse_document
+from senders.tabletext import BIDI_CONTROLS, Entry, parse_document, text_problem
 
 
 def rule_error_message(error: OverrideSyntaxError) -> str:
@@ -40,3 +40,30 @@ def clean_document(value: str) -> list[Entry]:
         raise ValidationError(
             [ValidationError(str(error), code="syntax") for error in exc.errors]
         ) from exc
+
+
+def check_text(value: str, *, multiline: bool = False) -> str:
+    """Refuse control characters, lone surrogates and bidi controls in stored text."""
+    problem = text_problem(value, multiline=multiline)
+    if problem:
+        index, message = problem
+        sentence = f"{message[:1].upper()}{message[1:]} (character {index + 1})."
+        raise ValidationError(sentence, code="character")
+    return value
+
+
+def validate_line(value: str) -> None:
+    check_text(value)
+
+
+def validate_lines(value: str) -> None:
+    check_text(value, multiline=True)
+
+
+def plain_line(value: str) -> str:
+    """Free text reduced to one plain line: control and bidi characters dropped."""
+    return "".join(
+        char
+        for char in value.replace("\t", " ")
+        if char not in BIDI_CONTROLS and text_problem(char) is None
+    )

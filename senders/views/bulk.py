@@ -24,7 +24,7 @@ from senders.lint import lint_entries
 from senders.models import MailSender, Revision
 from senders.tables import StaleTable, document_of, replace_table
 from senders.tabletext import Entry, known_passwords, restore_passwords
-from senders.validators import clean_document
+from senders.validators import clean_document, plain_line
 from senders.views.common import actor_for, get_sender, posted_revision
 
 EDIT_PERMS = (
@@ -234,7 +234,7 @@ def bulk_import(request: HttpRequest, slug: str) -> HttpResponse:
         sender,
         form,
         source=Revision.Source.IMPORT,
-        message=f"import of {upload.name} ({mode})",
+        message=f"import of {plain_line(upload.name or '')} ({mode})",
         import_form=import_form,
         first_line=first_line,
     )

@@ -20,6 +20,7 @@ from senders.history import rollback as rollback_table
 from senders.models import MailSender, Revision
 from senders.tables import StaleTable
 from senders.tabletext import format_document, parse_document
+from senders.validators import plain_line
 from senders.views.common import actor_for, get_sender, posted_revision
 
 VIEW = "senders.view_revision"
@@ -108,7 +109,7 @@ def rollback(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     target = get_object_or_404(
         Revision.objects.select_related("author"), sender=sender, number=number
     )
-    reason = request.POST.get("message", "").strip()
+    reason = plain_line(request.POST.get("message", "")).strip()
     message = f"Rolled back to revision {number}" + (f": {reason}" if reason else "")
     actor = actor_for(request, Revision.Source.ROLLBACK, message)
     try:
