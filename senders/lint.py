@@ -2,8 +2,9 @@
 
 For the table page:   context.update(lint_context(sender)), then above the table
     {% include "senders/_lint.html" %}
-and beside each rule (after {% load lint_tags %})
-    {% include "senders/_lint.html#rule" with warnings=lint_warnings|on_line:row.position %}
+and beside each rule (the table view gives each row its own: `Row.warnings`; elsewhere
+`{% load lint_tags %}` and `lint_warnings|on_line:position`)
+    {% include "senders/_lint.html#rule" with warnings=row.warnings %}
 For the bulk editor:  lint_entries(form.entries, sender.local_domain_list) → warnings whose
     line numbers are the lines of the typed text.
 """
@@ -18,9 +19,8 @@ from django.core.cache import cache
 
 from senders.engine import OverrideSyntaxError, parse_rule
 from senders.engine.lint import LintWarning, lint_table
-from senders.models import MailSender, Revision
-from senders.tables import document_of
-from senders.tabletext import Entry, parse_document
+from senders.models import MailSender
+from senders.tabletext import Entry
 
 CACHE_SECONDS = 24 * 3600
 
@@ -28,34 +28,36 @@ CACHE_SECONDS = 24 * 3600
 def lint_sender(sender: MailSender) -> list[LintWarning]:
     """Warnings for the stored table; line numbers are rule positions.
 
-    Linting a long table takes a while (parsing every rule), so the result is
-    cached by the content of the latest revision and the sender's local domains.
+    Linting a long table takes a while (parsing every rule), so the result is cached
+    per table revision (every change bumps it) and local domains. On a miss the rules
+    are read with their sender's revision in one statement, so what is cached under a
+    revision is that revision's table even while someone saves.
     """
-    document = (
-        Revision.objects.filter(sender=sender)
-        .order_by("-number")
-        .values_list("document", flat=True)
-        .first()
-    )
-    if document is None:
-        document = document_of(sender)
     local_domains = sender.local_domain_list
-    digest = hashlib.sha256("\0".join([document, *local_domains]).encode("utf-8", "replace"))
-    key = f"senders:lint:{digest.hexdigest()}"
+    key = _lint_key(sender, sender.revision, local_domains)
     warnings: list[LintWarning] | None = cache.get(key)
-    if warnings is None:
-        try:
-            entries = parse_document(document)
-        except OverrideSyntaxError:
-            return []  # a table that no longer parses has bigger problems than lint
-        rules = [
-            parse_rule(entry.text, line=position)
-            for position, entry in enumerate(entries, start=1)
-            if entry.enabled
-        ]
+    if warnings is not None:
+        return warnings
+    enabled = sender.rules.filter(enabled=True).order_by("position")
+    rows = list(enabled.values_list("text", "position", "sender__revision"))
+    if not rows:
+        return []  # nothing to cache, and an emptied table has no revision to read here
+    if rows[0][2] != sender.revision:  # saved meanwhile: these are the newer revision's rules
+        key = _lint_key(sender, rows[0][2], local_domains)
+    try:
+        rules = [parse_rule(text, line=position) for text, position, _ in rows]
+    except OverrideSyntaxError:
+        warnings = []  # a table that no longer parses has bigger problems than lint
+    else:
         warnings = lint_table(rules, local_domains)
-        cache.set(key, warnings, CACHE_SECONDS)
+    cache.set(key, warnings, CACHE_SECONDS)
     return warnings
+
+
+def _lint_key(sender: MailSender, revision: int, local_domains: Sequence[str]) -> str:
+    # created_at tells apart a sender deleted and created again under the same id.
+    digest = hashlib.sha256("\0".join(local_domains).encode("utf-8", "replace")).hexdigest()
+    return f"senders:lint:{sender.pk}:{sender.created_at.timestamp()}:{revision}:{digest}"
 
 
 def lint_entries(entries: Sequence[Entry], local_domains: Iterable[str] = ()) -> list[LintWarning]:

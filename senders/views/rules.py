@@ -7,6 +7,8 @@ table; with htmx the same view answers with the `rules` region of `table.html`.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,7 @@ from django_htmx.http import reswap, retarget
 
 from senders import tables
 from senders.engine import OverrideSyntaxError, parse_rule
+from senders.engine.lint import LintWarning
 from senders.export import export_status
 from senders.forms import AddRuleForm, RuleForm, RuleSummary, describe_rule
 from senders.history import conflict_diff
@@ -43,14 +46,15 @@ class Row:
     enabled: bool
     comment: str
     summary: RuleSummary | None
+    warnings: tuple[LintWarning, ...] = ()
 
 
-def _row(rule: OverrideRule) -> Row:
+def _row(rule: OverrideRule, warnings: Sequence[LintWarning] = ()) -> Row:
     try:
         summary: RuleSummary | None = describe_rule(parse_rule(rule.text, line=rule.position))
     except OverrideSyntaxError:
         summary = None  # stored before a parser change; the text may hold a password
-    return Row(rule.pk, rule.position, rule.enabled, rule.comment, summary)
+    return Row(rule.pk, rule.position, rule.enabled, rule.comment, summary, tuple(warnings))
 
 
 def _page_of(position: int) -> int:
@@ -78,16 +82,20 @@ def _render_table(
     rules = sender.rules.order_by("position").only(*fields)
     paginator = Paginator(rules, RULES_PER_PAGE)
     page_obj = paginator.get_page(_page_of(position) if position is not None else page)
+    lint = lint_context(sender)
+    by_line: dict[int, list[LintWarning]] = defaultdict(list)
+    for warning in lint["lint_warnings"]:
+        by_line[warning.line].append(warning)
     context = {
         "sender": sender,
         "page_obj": page_obj,
-        "rows": [_row(rule) for rule in page_obj],
+        "rows": [_row(rule, by_line.get(rule.position, ())) for rule in page_obj],
         "can_edit": request.user.has_perm("senders.change_overriderule"),
         "can_add": request.user.has_perm("senders.add_overriderule"),
         "can_delete": request.user.has_perm("senders.delete_overriderule"),
         "add_form": AddRuleForm(auto_id="add-%s"),
         "export_status": export_status(sender),
-        **lint_context(sender),
+        **lint,
         **extra,
     }
     partial = request.htmx and not request.htmx.history_restore_request

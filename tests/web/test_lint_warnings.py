@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.template.loader import render_to_string
 
+from senders import lint
 from senders.engine.lint import RELAY_LOOP, SHADOWED
 from senders.lint import lint_context, lint_entries, lint_sender
 from senders.models import MailSender, Revision
@@ -75,7 +76,7 @@ def test_lint_never_shows_a_password(sender: MailSender) -> None:
     assert "secret" not in html
 
 
-def test_lint_of_a_stored_table_is_computed_once_per_content(
+def test_lint_of_a_stored_table_is_computed_once_per_revision_and_local_domains(
     table: MailSender, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from django.core.cache import cache
@@ -98,10 +99,28 @@ def test_lint_of_a_stored_table_is_computed_once_per_content(
     table.refresh_from_db()
     assert [w.code for w in lint_sender(table)] == [SHADOWED]
     add_rule(table, "new.example x.net", actor=ACTOR)
+    table.refresh_from_db()
     lint_sender(table)
     assert len(calls) == 3
 
 
 def test_a_stored_table_that_no_longer_parses_has_no_lint(table: MailSender) -> None:
-    Revision.objects.filter(sender=table).update(document="x.org y.net $bogus\n")
+    table.rules.filter(position=3).update(text="x.org y.net $bogus")
     assert lint_sender(table) == []
+
+
+def test_lint_read_during_a_save_is_kept_under_the_revision_it_belongs_to(
+    table: MailSender,
+) -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+    seen_before_the_save = MailSender.objects.get(pk=table.pk)
+    add_rule(table, "example.com other.example.net $end", actor=ACTOR)
+    # A page that loaded the sender before the save reads the rules after it.
+    codes = [w.code for w in lint_sender(seen_before_the_save)]
+    assert codes == [RELAY_LOOP, SHADOWED, SHADOWED]  # the added rule is shadowed too
+    table.refresh_from_db()
+    # The next revision's lint was cached under that revision, not the page's.
+    assert cache.get(lint._lint_key(table, table.revision, table.local_domain_list)) is not None
+    assert cache.get(lint._lint_key(table, table.revision - 1, table.local_domain_list)) is None
