@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("senders.urls")),
 ]
 
+handler400 = "senders.views.errors.bad_request"
 handler403 = "senders.views.errors.permission_denied"
 handler404 = "senders.views.errors.page_not_found"
 handler500 = "senders.views.errors.server_error"

@@ -23,6 +23,9 @@ from senders.engine import PASSWORD_MASK, OverrideSyntaxError, Rule, format_rule
 
 DISABLED_PREFIX = "#disabled:"
 MAX_COMMENT_LENGTH = 500
+# A document with more errors than this is not checked further: a pasted file of junk
+# gets a short answer quickly, not a page listing a million errors.
+MAX_ERRORS = 100
 # Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) can
 # make text read differently from what it is ("Trojan Source"): stored text may not
 # hold them. The marks (LRM, RLM, ALM) only nudge neutral characters and stay allowed.
@@ -88,6 +91,9 @@ def parse_document(text: str) -> list[Entry]:
     if lines and lines[-1] == "":
         lines.pop()
     for number, raw in enumerate(lines, start=1):
+        if len(errors) >= MAX_ERRORS:
+            stopped = number
+            break
         line = raw[:-1] if raw.endswith("\r") else raw
         stripped = line.strip(" \t")
         if not stripped:
@@ -130,7 +136,9 @@ def parse_document(text: str) -> list[Entry]:
             )
         entries.append(Entry(format_rule(rule), enabled, joined, number))
         comment = []
-    if comment:
+    else:
+        stopped = 0
+    if comment and not stopped:
         errors.append(
             _error(
                 comment_line,
@@ -141,6 +149,9 @@ def parse_document(text: str) -> list[Entry]:
         )
     if errors:
         errors.sort(key=lambda e: (e.line, e.column))
+        if stopped:
+            message = f"more than {MAX_ERRORS} errors: checking stopped here; fix those above first"
+            errors.append(_error(stopped, 1, "", message))
         first = errors[0]
         raise OverrideSyntaxError(
             first.message, line=first.line, column=first.column, token=first.token, errors=errors

@@ -2,13 +2,14 @@
 (function () {
   "use strict";
 
-  // Refusals (400 invalid input, 409 stale table) come with the region to show, as
+  // Refusals (400 invalid input, 409 stale table, 413 too big) come with the region to show, as
   // on a page without JavaScript: let htmx swap them in instead of dropping them.
   if (window.htmx) {
     htmx.config.responseHandling = [
       { code: "204", swap: false },
       { code: "[23]..", swap: true },
       { code: "40[09]", swap: true, error: false },
+      { code: "413", swap: true, error: false }, // too big: the message says so
       { code: "[45]..", swap: false, error: true },
       { code: "...", swap: false },
     ];

@@ -276,12 +276,13 @@ def test_too_much_text_is_refused_with_its_length(
     assert table.rules.count() == 3
 
 
-def test_a_post_over_the_request_limit_is_a_400_not_a_500(
+def test_a_post_over_the_request_limit_is_a_413_in_words_not_a_500(
     editor_client: Client, table: MailSender, settings: Any
 ) -> None:
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
     response = save(editor_client, table, "a.example relay.example.net\n" * 1000)
-    assert response.status_code == 400
+    assert response.status_code == 413
+    assert "What you sent is too big." in response.content.decode()
     assert table.rules.count() == 3
 
 
