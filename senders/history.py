@@ -23,7 +23,7 @@ import contextlib
 import difflib
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import transaction
 
@@ -117,6 +117,9 @@ class TableDiff:
 
 def masked(text: str) -> str:
     """A rule's text safe to show: the password replaced by the mask."""
+    server = text.split(None, 2)[1:2]
+    if server and "@" not in server[0]:
+        return text  # no user:password@ in the server: nothing to mask, no need to parse
     try:
         return format_rule(parse_rule(text), mask_password=True)
     except OverrideSyntaxError:
@@ -164,8 +167,9 @@ def diff_entries(
     diff = TableDiff()
     for tag, i1, i2, j1, j2 in opcodes:
         if tag == "equal":
+            # Text comes later, for the unchanged lines that stay (see below).
             diff.lines.extend(
-                DiffLine(SAME, i + 1, j + 1, _shown(new[j]), new[j].comment)
+                DiffLine(SAME, i + 1, j + 1, comment=new[j].comment)
                 for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
             )
             continue
@@ -175,6 +179,11 @@ def diff_entries(
             diff.lines.extend(_inserted_line(old, new, j, pairs, diff))
     if context is not None:
         diff.lines = _trim(diff.lines, context)
+    # Masking means parsing: only for the unchanged lines shown, not the whole table.
+    diff.lines = [
+        replace(line, text=_shown(new[line.new - 1])) if line.kind == SAME and line.new else line
+        for line in diff.lines
+    ]
     return diff
 
 
@@ -274,6 +283,11 @@ def document_at(sender: MailSender, number: int) -> str:
 
 def diff_revisions(sender: MailSender, a: int, b: int, *, context: int | None = 3) -> TableDiff:
     return diff_documents(document_at(sender, a), document_at(sender, b), context=context)
+
+
+def changes_of(sender: MailSender, number: int, entries: Sequence[Entry]) -> TableDiff:
+    """What revision `number`, already parsed into `entries`, changed from the one before."""
+    return diff_entries(parse_document(document_at(sender, number - 1)), entries, context=3)
 
 
 class NothingToRollBack(Exception):

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from senders.engine import OverrideSyntaxError
-from senders.history import NothingToRollBack, conflict_diff, diff_revisions
+from senders.history import NothingToRollBack, changes_of, conflict_diff, diff_revisions
 from senders.history import rollback as rollback_table
 from senders.models import MailSender, Revision
 from senders.tables import StaleTable
@@ -55,10 +55,9 @@ def _render_revision(
 ) -> HttpResponse:
     context: dict[str, Any] = {"sender": sender, "rev": revision, **extra}
     try:
-        context["document"] = format_document(
-            parse_document(revision.document), mask_passwords=True
-        )
-        context["changes"] = diff_revisions(sender, revision.number - 1, revision.number)
+        entries = parse_document(revision.document)
+        context["document"] = format_document(entries, mask_passwords=True)
+        context["changes"] = changes_of(sender, revision.number, entries)
     except (OverrideSyntaxError, Revision.DoesNotExist) as error:
         context["unreadable"] = str(error)
     context["can_roll_back"] = request.user.has_perm(EDIT) and revision.number != sender.revision
