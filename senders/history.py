@@ -30,7 +30,13 @@ from django.db import transaction
 from senders.engine import OverrideSyntaxError, format_rule, parse_rule
 from senders.models import MailSender, Revision
 from senders.tables import Actor, Change, StaleTable, document_of, replace_table
-from senders.tabletext import DISABLED_PREFIX, Entry, known_passwords, parse_document
+from senders.tabletext import (
+    DISABLED_PREFIX,
+    Entry,
+    has_credentials,
+    known_passwords,
+    parse_document,
+)
 from senders.tabletext import restore_passwords as _restore
 
 SAME, ADD, DEL, MOVE, CHANGE, GAP = "same", "add", "del", "move", "change", "gap"
@@ -117,9 +123,8 @@ class TableDiff:
 
 def masked(text: str) -> str:
     """A rule's text safe to show: the password replaced by the mask."""
-    server = text.split(None, 2)[1:2]
-    if server and "@" not in server[0]:
-        return text  # no user:password@ in the server: nothing to mask, no need to parse
+    if not has_credentials(text):
+        return text  # nothing to mask, no need to parse
     try:
         return format_rule(parse_rule(text), mask_password=True)
     except OverrideSyntaxError:

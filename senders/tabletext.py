@@ -18,6 +18,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from senders.engine import PASSWORD_MASK, OverrideSyntaxError, Rule, format_rule, parse_rule
 
@@ -118,7 +119,7 @@ def parse_document(text: str) -> list[Entry]:
             body = line
             enabled = True
         try:
-            rule = parse_rule(body, line=number)
+            canonical = _canonical(body)
         except OverrideSyntaxError as exc:
             errors.append(_shift(exc, number, body_start))
             comment = []
@@ -134,7 +135,7 @@ def parse_document(text: str) -> list[Entry]:
                     f"at most {MAX_COMMENT_LENGTH} are kept",
                 )
             )
-        entries.append(Entry(format_rule(rule), enabled, joined, number))
+        entries.append(Entry(canonical, enabled, joined, number))
         comment = []
     else:
         stopped = 0
@@ -159,12 +160,34 @@ def parse_document(text: str) -> list[Entry]:
     return entries
 
 
+@lru_cache(maxsize=32_768)
+def _canonical(body: str) -> str:
+    """The canonical text of one rule line; raises OverrideSyntaxError (not cached).
+
+    Remembered: the bulk editor checks the whole text on every pause in typing, and
+    a history diff parses two revisions that share nearly every line. At most some
+    32,000 lines are kept (a few MB); a longer table is parsed as before.
+    """
+    canonical = format_rule(parse_rule(body))
+    return body if canonical == body else canonical  # keep one string, not two
+
+
+def has_credentials(text: str) -> bool:
+    """Whether a rule's canonical text may hold `user[:password]@` in its server.
+
+    False is certain (the server is the second token and has no `@`), so callers
+    can skip parsing the rule; True means: parse it to know.
+    """
+    server = text.split(None, 2)[1:2]
+    return not server or "@" in server[0]
+
+
 def format_document(entries: Iterable[Entry], *, mask_passwords: bool = False) -> str:
     """The document for these entries; with mask_passwords, safe to show in a page."""
     out: list[str] = []
     for entry in entries:
         text = entry.text
-        if mask_passwords:
+        if mask_passwords and has_credentials(text):
             text = format_rule(parse_rule(text), mask_password=True)
         if entry.comment:
             # One comment line per line of the comment: a line break in a comment (which
@@ -193,6 +216,9 @@ def restore_passwords(
     restored: list[Entry] = []
     errors: list[OverrideSyntaxError] = []
     for entry in entries:
+        if PASSWORD_MASK not in entry.text:  # the canonical text holds the password as typed
+            restored.append(entry)
+            continue
         rule = parse_rule(entry.text, line=entry.line)
         if rule.server.password != PASSWORD_MASK:
             restored.append(entry)
@@ -226,6 +252,8 @@ def known_passwords(texts: Iterable[str]) -> dict[tuple[str, str, int], str]:
     """Stored passwords by (user, host, port), for restore_passwords()."""
     known: dict[tuple[str, str, int], str] = {}
     for text in texts:
+        if not has_credentials(text):
+            continue
         rule = parse_rule(text)
         key = credentials_key(rule)
         if key is not None and rule.server.password is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from senders.engine import OverrideSyntaxError
-from senders.tabletext import Entry, format_document, parse_document
+from senders.tabletext import Entry, format_document, has_credentials, parse_document
 
 
 def test_comments_attach_to_the_rule_below_and_disabled_rules_survive() -> None:
@@ -41,3 +41,29 @@ def test_every_error_is_reported_with_its_line_and_column() -> None:
 def test_masked_output_hides_passwords() -> None:
     entries = [Entry("* joe:pa:ss@word@smtp.example.com", True, "", 1)]
     assert format_document(entries, mask_passwords=True) == "* joe:********@smtp.example.com\n"
+
+
+def test_a_line_seen_before_gives_the_same_entry_and_a_bad_one_the_same_error() -> None:
+    text = "Example.COM  relay.example.net:25\nbad.example relay.example.net $sizee>1\n"
+    for _ in range(2):  # the second time the good line's canonical text is remembered
+        with pytest.raises(OverrideSyntaxError) as error:
+            parse_document("# c\n" + text)
+        assert [str(e) for e in error.value.errors] == [
+            'line 3, col 31: unknown attribute "$sizee" (did you mean $size?)'
+        ]
+    assert parse_document("\n\n" + text.split("\n")[0]) == [
+        Entry("example.com relay.example.net", True, "", 3)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "credentials"),
+    [
+        ("example.com relay.example.net $from~=*@x.example", False),
+        ("example.com joe@relay.example.net", True),
+        ("example.com joe:s@cr@t@relay.example.net $end", True),
+        ("example.com", True),  # not a rule: parse it to know
+    ],
+)
+def test_has_credentials_is_false_only_when_certain(text: str, credentials: bool) -> None:
+    assert has_credentials(text) is credentials
