@@ -14,10 +14,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F, Max
+from django.utils import timezone
 
-from senders.engine import Rule, format_rule, format_table, parse_rule
+from senders.engine import PASSWORD_MASK, Rule, format_rule, format_table, parse_rule
 from senders.models import MailSender, OverrideRule, Revision
 from senders.tabletext import Entry, format_document, known_passwords, restore_passwords
 
@@ -111,13 +112,14 @@ def _shift(sender: MailSender, first: int, last: int | None, delta: int) -> None
     OverrideRule.objects.filter(pk__in=ids).update(position=F("position") - _PARK + delta)
 
 
-def _record(sender: MailSender, actor: Actor) -> Revision:
+def _record(sender: MailSender, actor: Actor, document: str | None = None) -> Revision:
+    """Bump the revision and snapshot the table (`document`, if the caller has it)."""
     sender.revision += 1
     MailSender.objects.filter(pk=sender.pk).update(revision=sender.revision)
     return Revision.objects.create(
         sender=sender,
         number=sender.revision,
-        document=document_of(sender),
+        document=document_of(sender) if document is None else document,
         author=actor.user_or_none,
         source=actor.source,
         remote_addr=actor.remote_addr or None,
@@ -240,25 +242,49 @@ def replace_table(
     from the stored rules. All or nothing: on any error nothing is written.
     """
     sender = _lock(sender, expected_revision)
-    stored = known_passwords(sender.rules.values_list("text", flat=True))
-    entries = restore_passwords(list(entries), stored)
-    user = actor.user_or_none
+    entries = list(entries)
+    if any(PASSWORD_MASK in entry.text for entry in entries):
+        stored = known_passwords(sender.rules.values_list("text", flat=True))
+        entries = restore_passwords(entries, stored)
     sender.rules.all().delete()
-    OverrideRule.objects.bulk_create(
-        [
-            OverrideRule(
-                sender=sender,
-                position=index,
-                text=entry.text,
-                enabled=entry.enabled,
-                comment=entry.comment,
-                updated_by=user,
+    _insert_rules(sender, entries, actor.user_or_none)
+    document = format_document(entries)  # what document_of() would read back
+    return Change(sender, _record(sender, actor, document), entries=entries)
+
+
+def _insert_rules(sender: MailSender, entries: Sequence[Entry], user: Any) -> None:
+    """Write a whole table: bulk_create, or on PostgreSQL one COPY (deleting and writing
+    10,000 rules took 0.16 s instead of 0.67 s; bench/pages.py). A COPY does not show
+    in Django's query log."""
+    connection = connections[OverrideRule.objects.db]
+    if connection.vendor != "postgresql" or not entries:
+        OverrideRule.objects.bulk_create(
+            [
+                OverrideRule(
+                    sender=sender,
+                    position=index,
+                    text=entry.text,
+                    enabled=entry.enabled,
+                    comment=entry.comment,
+                    updated_by=user,
+                )
+                for index, entry in enumerate(entries, start=1)
+            ],
+            batch_size=1000,
+        )
+        return
+    meta = OverrideRule._meta
+    fields = ["sender", "position", "text", "enabled", "comment", "created_at"]
+    fields += ["updated_at", "updated_by"]
+    columns = ", ".join(connection.ops.quote_name(meta.get_field(f).column) for f in fields)
+    sql = f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
+    now = timezone.now()
+    user_id = getattr(user, "pk", None)
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for index, entry in enumerate(entries, start=1):
+            copy.write_row(
+                (sender.pk, index, entry.text, entry.enabled, entry.comment, now, now, user_id)
             )
-            for index, entry in enumerate(entries, start=1)
-        ],
-        batch_size=1000,
-    )
-    return Change(sender, _record(sender, actor), entries=entries)
 
 
 def next_position(sender: MailSender) -> int:
