@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from senders.engine import PASSWORD_MASK, Rule, format_rule, format_table, parse_rule
+from senders.engine.parse import RegexBudget, count_regexes
 from senders.models import MailSender, OverrideRule, Revision
 from senders.tabletext import Entry, format_document, known_passwords, restore_passwords
 
@@ -127,12 +128,32 @@ def _record(sender: MailSender, actor: Actor, document: str | None = None) -> Re
     )
 
 
-def canonical(text: str, sender: MailSender, keep_password_of: Sequence[str] = ()) -> str:
+def _check_regexes(sender: MailSender, rule: Rule, text: str, replacing: int | None) -> None:
+    """A table holds at most MAX_REGEXES_PER_TABLE regexes, added one rule at a time too."""
+    count = count_regexes(rule)
+    if not count:
+        return
+    stored = sender.rules.filter(Q(text__contains="~=/") | Q(text__contains="~!/"))
+    if replacing is not None:
+        stored = stored.exclude(pk=replacing)
+    used = sum(count_regexes(t) for t in stored.values_list("text", flat=True))
+    if (error := RegexBudget(used).add(count, 1, text.find("/") + 1)) is not None:
+        raise error
+
+
+def canonical(
+    text: str,
+    sender: MailSender,
+    keep_password_of: Sequence[str] = (),
+    replacing: int | None = None,
+) -> str:
     """Canonical form of one rule; PASSWORD_MASK keeps the password of a stored rule.
 
     Raises OverrideSyntaxError, with the caller's text positions.
     """
-    entry = Entry(format_rule(parse_rule(text.strip("\r\n"))), line=1)
+    rule = parse_rule(text.strip("\r\n"))
+    _check_regexes(sender, rule, text, replacing)
+    entry = Entry(format_rule(rule), line=1)
     if keep_password_of:
         entry = restore_passwords([entry], known_passwords(keep_password_of))[0]
     else:
@@ -185,7 +206,7 @@ def update_rule(
     sender = _lock(rule.sender, expected_revision)
     rule = OverrideRule.objects.get(pk=rule.pk, sender=sender)
     if text is not None:
-        rule.text = canonical(text, sender, keep_password_of=[rule.text])
+        rule.text = canonical(text, sender, keep_password_of=[rule.text], replacing=rule.pk)
     if enabled is not None:
         rule.enabled = enabled
     if comment is not None:

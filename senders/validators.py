@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from senders.engine import OverrideSyntaxError, format_rule, parse_rule
+from senders.engine import OverrideSyntaxError, RegexBudget, count_regexes, format_rule, parse_rule
 from senders.tabletext import BIDI_CONTROLS, Entry, parse_document, text_problem
 
 
@@ -35,11 +35,30 @@ def clean_document(value: str) -> list[Entry]:
             code="too_long",
         )
     try:
-        return parse_document(value)
+        entries = parse_document(value)
     except OverrideSyntaxError as exc:
         raise ValidationError(
             [ValidationError(str(error), code="syntax") for error in exc.errors]
         ) from exc
+    _check_regexes(value, entries)
+    return entries
+
+
+def _check_regexes(value: str, entries: list[Entry]) -> None:
+    """At most MAX_REGEXES_PER_TABLE regexes in a table (disabled rules count: stored)."""
+    budget = RegexBudget()
+    errors = []
+    for entry in entries:
+        count = count_regexes(entry.text)
+        error = budget.add(count, entry.line) if count else None
+        if error is not None:
+            line = value.split("\n", entry.line)[entry.line - 1]
+            error = OverrideSyntaxError(error.message, line=entry.line, column=line.find("/") + 1)
+            errors.append(ValidationError(str(error), code="regexes"))
+            if len(errors) == 10:
+                break
+    if errors:
+        raise ValidationError(errors)
 
 
 def check_text(value: str, *, multiline: bool = False) -> str:

@@ -25,7 +25,16 @@ from senders.engine.format import (
 )
 from senders.engine.lint import LintWarning, lint_table
 from senders.engine.match import normalise_domain
-from senders.engine.parse import MAX_LINE_LENGTH, parse_rule, parse_server, parse_table
+from senders.engine.parse import (
+    MAX_LINE_LENGTH,
+    MAX_REGEXES_PER_RULE,
+    MAX_REGEXES_PER_TABLE,
+    RegexBudget,
+    count_regexes,
+    parse_rule,
+    parse_server,
+    parse_table,
+)
 from senders.engine.resolve import (
     DnsResolver,
     MxAnswer,
@@ -38,6 +47,8 @@ from senders.engine.rules import Condition, DnsMxCondition, Rule, Server
 
 __all__ = [
     "MAX_LINE_LENGTH",
+    "MAX_REGEXES_PER_RULE",
+    "MAX_REGEXES_PER_TABLE",
     "PASSWORD_MASK",
     "CompiledTable",
     "Condition",
@@ -48,6 +59,7 @@ __all__ = [
     "MxAnswer",
     "NextHop",
     "OverrideSyntaxError",
+    "RegexBudget",
     "Resolver",
     "Result",
     "Rule",
@@ -56,6 +68,7 @@ __all__ = [
     "Status",
     "TraceStep",
     "compile_table",
+    "count_regexes",
     "evaluate",
     "format_result",
     "format_rule",

@@ -7,6 +7,7 @@ tests or RE2 programs, never a backtracking engine.
 from __future__ import annotations
 
 import encodings.idna
+import functools
 import ipaddress
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -15,6 +16,9 @@ from typing import Any
 import re2
 
 MAX_REGEX_LENGTH = 512
+# RE2 bounds each program (and its DFA cache) to this much memory; a pattern that needs
+# more is refused. It also bounds compile time (~20 ms) and the cost per character.
+MAX_REGEX_MEMORY = 1 << 20
 
 _NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-"
 _IDN_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
@@ -179,6 +183,7 @@ def _options(*, ignore_case: bool) -> Any:
     options.log_errors = False  # RE2 would print every rejected pattern to stderr
     options.case_sensitive = not ignore_case
     options.dot_nl = True
+    options.max_mem = MAX_REGEX_MEMORY
     return options
 
 
@@ -186,10 +191,20 @@ def compile_regex(pattern: str, *, ignore_case: bool) -> Any:
     """An RE2 program for a `/pattern/` value; raises InvalidValue if RE2 cannot run it."""
     if len(pattern) > MAX_REGEX_LENGTH:
         raise InvalidValue(0, f"regex is longer than {MAX_REGEX_LENGTH} characters")
+    program = _compile_regex(pattern, ignore_case)
+    if isinstance(program, str):
+        raise InvalidValue(0, program)
+    return program
+
+
+@functools.lru_cache(maxsize=128)
+def _compile_regex(pattern: str, ignore_case: bool) -> Any:
+    """The program, or why RE2 refused it. Cached: a table is parsed on every keystroke
+    of the live editors and compiled again for evaluation (programs are thread-safe)."""
     try:
         return re2.compile(pattern, _options(ignore_case=ignore_case))
     except re2.error as error:
-        raise InvalidValue(0, _explain_regex_error(error)) from None
+        return _explain_regex_error(error)
 
 
 def _explain_regex_error(error: Exception) -> str:
@@ -203,6 +218,11 @@ def _explain_regex_error(error: Exception) -> str:
         return f"back-references such as {where} are not supported {linear}"
     if kind == "invalid perl operator" and where.startswith(("(?=", "(?!", "(?<")):
         return f"look-around such as {where} is not supported {linear}"
+    if detail.startswith("pattern too large"):
+        return (
+            f"regex is too complex: it needs more than {MAX_REGEX_MEMORY >> 20} MiB to run "
+            "(use fewer or smaller repetitions)"
+        )
     return f"invalid regex: {detail}"
 
 

@@ -30,6 +30,10 @@ from senders.engine.rules import (
 )
 
 MAX_LINE_LENGTH = 4096
+# Each regex costs compile time and up to 1 MiB (see match.MAX_REGEX_MEMORY), so a
+# line and a table may hold only so many; wildcards are cheap and not counted.
+MAX_REGEXES_PER_RULE = 8
+MAX_REGEXES_PER_TABLE = 100
 
 _NAMES = (*ATTRIBUTES, "dnsmx", *OPTIONS)
 _EQUALITY = ("=", "==", "!=", "<>")
@@ -79,6 +83,7 @@ def parse_table(text: str) -> list[Rule]:
         text = text[1:]
     rules: list[Rule] = []
     errors = _Errors(0)  # one collector for the whole table, told the line number
+    regexes = RegexBudget()
     for number, line_text in enumerate(text.split("\n"), start=1):
         if line_text.endswith("\r"):
             line_text = line_text[:-1]
@@ -86,6 +91,9 @@ def parse_table(text: str) -> list[Rule]:
         rule = _parse_line(line_text, errors)
         if rule is not None:
             rules.append(rule)
+            column = line_text.find("/") + 1
+            if (error := regexes.add(count_regexes(rule), number, column)) is not None:
+                errors.errors.append(error)
     if errors.errors:
         raise _bundle(errors.errors)
     return rules
@@ -104,6 +112,33 @@ def parse_server(text: str) -> Server:
         elif (server := _server(stripped, column, errors)) is not None:
             return server
     raise _bundle(errors.errors)
+
+
+def count_regexes(rule: Rule | str) -> int:
+    """The regex conditions of a rule, or of a rule's canonical text (no parsing)."""
+    if isinstance(rule, str):
+        return sum(1 for token in rule.split()[2:] if _is_regex_token(token))
+    return sum(1 for c in rule.conditions if isinstance(c, Condition) and c.is_regex)
+
+
+class RegexBudget:
+    """Counts the regexes of a table, rule by rule, against MAX_REGEXES_PER_TABLE."""
+
+    def __init__(self, used: int = 0) -> None:
+        self.used = used
+
+    def add(self, count: int, line: int, column: int = 1) -> OverrideSyntaxError | None:
+        """The error for a rule with `count` regexes once the table is over the limit."""
+        self.used += count
+        if not count or self.used <= MAX_REGEXES_PER_TABLE:
+            return None
+        return OverrideSyntaxError(
+            f"too many regexes: a table may hold at most {MAX_REGEXES_PER_TABLE} "
+            "(use wildcards, or one regex with alternatives)",
+            line=line,
+            column=column,
+            token="",
+        )
 
 
 def _bundle(errors: list[OverrideSyntaxError]) -> OverrideSyntaxError:
@@ -185,10 +220,17 @@ def _parse_line(text: str, errors: _Errors) -> Rule | None:
 
     conditions: list[Condition | DnsMxCondition] = []
     options: dict[str, int | None] = {}
+    regexes = 0
     for column, token in tokens[2:]:
         if not token.startswith("$"):
             _stray(token, column, errors)
             continue
+        if _is_regex_token(token):
+            regexes += 1
+            if regexes > MAX_REGEXES_PER_RULE:  # refused before RE2 spends time on it
+                message = f"too many regexes on one line (at most {MAX_REGEXES_PER_RULE})"
+                errors.add(column, token, message)
+                continue
         item = _dollar(token, column, errors, options)
         if item is not None:
             conditions.append(item)
@@ -206,6 +248,15 @@ def _parse_line(text: str, errors: _Errors) -> Rule | None:
         line=errors.line,
         columns=tuple(column for column, _ in tokens),
     )
+
+
+def _is_regex_token(token: str) -> bool:
+    """`$from~=/x/` and the like: a text condition whose value is a regex."""
+    for operator in ("~=/", "~!/"):
+        at = token.find(operator)
+        if at > 0 and token[1:at].lower() in ATTRIBUTES:
+            return True
+    return False
 
 
 def _name(token: str, column: int, errors: _Errors, *, what: str, wildcards: bool) -> str | None:
