@@ -243,13 +243,16 @@ class RevisionAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
 
+    class Media:
+        css = {"all": ["senders/admin.css"]}  # no inline styles: the CSP allows none
+
     @admin.display(description="Table")
     def table(self, revision: Revision) -> str:
         try:
             text = format_document(parse_document(revision.document), mask_passwords=True)
         except OverrideSyntaxError as exc:
             return f"(this snapshot cannot be shown: {exc})"
-        return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
+        return format_html('<pre class="revision-table">{}</pre>', text)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
