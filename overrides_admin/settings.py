@@ -105,6 +105,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "senders.middleware.HtmxLoginRedirectMiddleware",
     "axes.middleware.AxesMiddleware",
+    "senders.middleware.DatabaseTroubleMiddleware",
 ]
 
 ROOT_URLCONF = "overrides_admin.urls"
@@ -137,6 +138,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for a writer instead of failing at once with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A save waits this long for a sender's row lock, then fails whole with a clear
+    # page (senders.middleware.DatabaseTroubleMiddleware) rather than hanging.
+    lock_timeout = envint("DB_LOCK_TIMEOUT_SECONDS", 15) * 1000
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c lock_timeout={lock_timeout}"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,4 +1,5 @@
-"""Middleware of the app: htmx requests whose session ran out go to the login page."""
+"""Middleware of the app: htmx requests whose session ran out go to the login page; a
+database failure the view did not handle is a friendly 503, not a 500."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import resolve_url
+from django.template import loader
 from django_htmx.http import HttpResponseClientRedirect
 
 
@@ -35,3 +38,27 @@ class HtmxLoginRedirectMiddleware:
             page = htmx.current_url_abs_path or request.get_full_path()
             return HttpResponseClientRedirect(redirect_to_login(page).url)
         return response
+
+
+class DatabaseTroubleMiddleware:
+    """A DatabaseError (lock timeout, lost connection) left to propagate: every change runs
+    in one transaction, so it rolled back whole; say so with a 503 instead of a 500.
+
+    The forms that hold typed text (rule add and edit, bulk editor, import) handle it
+    themselves and keep the text. Rendered without the database or context processors.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DatabaseError):
+            return None
+        from senders.views.common import database_trouble
+
+        database_trouble(exception)
+        body = loader.get_template("errors/503.html").render()
+        return HttpResponse(body, status=503, headers={"Retry-After": "10"})

@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
@@ -25,7 +26,7 @@ from senders.models import MailSender, Revision
 from senders.tables import StaleTable, document_of, replace_table
 from senders.tabletext import Entry, known_passwords, restore_passwords
 from senders.validators import clean_document, plain_line
-from senders.views.common import actor_for, get_sender, posted_revision
+from senders.views.common import actor_for, database_trouble, get_sender, posted_revision
 
 EDIT_PERMS = (
     "senders.add_overriderule",
@@ -180,6 +181,8 @@ def _save(
         except OverrideSyntaxError as exc:  # a masked password's rule changed meanwhile
             for error in exc.errors:
                 form.add_error("text", str(error))
+        except DatabaseError as exc:
+            extra |= {"stale": database_trouble(exc), "status": 503}
         else:
             count = len(change.entries)
             plural = "" if count == 1 else "s"
@@ -188,7 +191,8 @@ def _save(
                 f"Saved the table: {count} rule{plural} (revision {change.revision.number}).",
             )
             return redirect("senders:detail", sender.slug)
-    return _render(request, sender, form, revision=revision, saving=True, **extra)
+    status = extra.pop("status", 200)
+    return _render(request, sender, form, revision=revision, saving=True, status=status, **extra)
 
 
 @login_required

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
 from senders.models import MailSender, Revision
 from senders.tables import Actor
+
+logger = logging.getLogger("senders")
+
+# A save that failed in the database (a lock held too long, a lost connection): the
+# transaction rolled back whole, so the table is as it was; the form keeps the text.
+DATABASE_TROUBLE = (
+    "The database did not answer in time (it may be busy or restarting), so nothing was "
+    "saved and the table is as it was. Your text is kept here: try again in a moment."
+)
+
+
+def database_trouble(error: Exception) -> str:
+    """Log a failed save (no user input in the line) and return what to tell the user."""
+    logger.error("a save failed in the database and was rolled back: %s", type(error).__name__)
+    return DATABASE_TROUBLE
 
 
 def get_sender(slug: str) -> MailSender:

@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,7 +32,7 @@ from senders.history import conflict_diff
 from senders.lint import lint_context
 from senders.models import MailSender, OverrideRule
 from senders.tables import StaleTable
-from senders.views.common import actor_for, get_sender, posted_revision
+from senders.views.common import actor_for, database_trouble, get_sender, posted_revision
 
 RULES_PER_PAGE = 200
 MOVE_WORDS = ("up", "down", "top", "bottom")
@@ -208,6 +209,9 @@ def rule_add(request: HttpRequest, slug: str) -> HttpResponse:
     except OverrideSyntaxError as error:
         form.parser_error(error)
         return _render_table(request, sender, add_form=form, status=400)
+    except DatabaseError as error:
+        trouble = database_trouble(error)
+        return _render_table(request, sender, add_form=form, error=trouble, status=503)
     assert change.rule is not None
     position = change.rule.position
     return _done(
@@ -283,6 +287,19 @@ def _save_edit(
         response = _edit_response(request, sender, rule, form, revision=posted_revision(request))
         if request.htmx:
             reswap(retarget(response, f"#rule-{rule.pk}"), "outerHTML")
+        return response
+    except DatabaseError as error:
+        trouble = database_trouble(error)
+        if request.htmx:  # as for a stale edit: the table, the message, the row still open
+            editing = {"rule": rule, "form": form}
+            return _render_table(
+                request, sender, position=rule.position, editing=editing, error=trouble,
+                status=503,
+            )  # fmt: skip
+        response = _edit_response(
+            request, sender, rule, form, revision=posted_revision(request), error=trouble
+        )
+        response.status_code = 503
         return response
     assert change.rule is not None
     position = change.rule.position
