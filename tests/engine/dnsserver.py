@@ -3,7 +3,9 @@
 It serves a small zone held in memory (see `standard_zone`), answers NXDOMAIN
 for unknown names and NOERROR/no data for known names without the type asked,
 both with an SOA whose MINIMUM is `negative_ttl`. Names in `servfail` get
-SERVFAIL; names in `silent` get no answer at all (the client times out).
+SERVFAIL; names in `silent` get no answer at all (the client times out); names in
+`truncated` get an empty answer with the TC bit set (and there is no TCP to retry on);
+names in `delayed` are answered after that many seconds.
 Every question received is appended to `queries` as (name, type).
 """
 
@@ -23,6 +25,8 @@ class Zone:
     records: dict[str, list[tuple[str, object, int]]] = field(default_factory=dict)
     servfail: set[str] = field(default_factory=set)
     silent: set[str] = field(default_factory=set)
+    truncated: set[str] = field(default_factory=set)
+    delayed: dict[str, float] = field(default_factory=dict)
     negative_ttl: int = 30
 
     def add(self, name: str, rtype: str, rdata: object, ttl: int = 300) -> None:
@@ -50,6 +54,9 @@ def standard_zone() -> Zone:
     zone.add("nodata.test", "TXT", "v=spf1 -all")
     zone.servfail.add("servfail.test")
     zone.silent.add("silent.test")
+    zone.truncated.add("truncated.test")
+    zone.mx("slow.test", (10, "mx.slow.test"))
+    zone.delayed["slow.test"] = 3.0
     return zone
 
 
@@ -92,9 +99,19 @@ class DnsTestServer:
             except OSError:
                 return
             reply = self.answer(data)
-            if reply is not None:
-                with contextlib.suppress(OSError):  # the client went away
-                    self._socket.sendto(reply, client)
+            if reply is None:
+                continue
+            delay = self.zone.delayed.get(self.queries[-1][0], 0) if self.queries else 0
+            if delay:  # answered later, from a timer: the server goes on serving meanwhile
+                timer = threading.Timer(delay, self._send, (reply, client))
+                timer.daemon = True
+                timer.start()
+            else:
+                self._send(reply, client)
+
+    def _send(self, reply: bytes, client: object) -> None:
+        with contextlib.suppress(OSError):  # the client went away, or the server stopped
+            self._socket.sendto(reply, client)
 
     def answer(self, data: bytes) -> bytes | None:
         try:
@@ -108,6 +125,9 @@ class DnsTestServer:
         if name in zone.silent:
             return None
         reply = request.reply()
+        if name in zone.truncated:
+            reply.header.tc = 1
+            return bytes(reply.pack())
         if name in zone.servfail:
             reply.header.rcode = RCODE.SERVFAIL
             return bytes(reply.pack())
