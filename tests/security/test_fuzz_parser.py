@@ -104,7 +104,7 @@ def test_every_nasty_character_at_every_token(char: str) -> None:
 def test_bidi_overrides_are_refused_by_name() -> None:
     with pytest.raises(OverrideSyntaxError, match=r"col 9: invisible character U\+202E"):
         parse_rule("* relay.\u202eexample")
-    with pytest.raises(OverrideSyntaxError, match=r"col 12: invisible character U\+2066"):
+    with pytest.raises(OverrideSyntaxError, match=r"col 13: invisible character U\+2066"):
         parse_rule("* r.example \u2066$end")
 
 
