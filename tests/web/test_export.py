@@ -357,7 +357,7 @@ def test_polls_are_recorded_at_most_once_a_minute(
 ) -> None:
     fetch(client, token)
     first = MailSender.objects.get(pk=table.pk).last_fetched_at
-    with django_assert_num_queries(2):  # the sender and its latest revision, nothing written
+    with django_assert_num_queries(1):  # the sender's row; body cached, nothing written
         fetch(client, token)
     assert MailSender.objects.get(pk=table.pk).last_fetched_at == first
     MailSender.objects.filter(pk=table.pk).update(last_fetched_at=first - timedelta(minutes=2))
@@ -419,3 +419,16 @@ def test_export_status_without_a_token_says_so(sender: MailSender) -> None:
     )
     assert "Delivery agents cannot fetch this table yet." in html
     assert "Never fetched by a delivery agent." in html
+
+
+def test_the_written_out_poll_query_reads_what_the_orm_reads(table: MailSender, token: str) -> None:
+    from senders.export import EXPORT_FIELDS, _sender_for_export
+
+    fetched = _sender_for_export("main")
+    assert fetched is not None
+    expected = MailSender.objects.only(*EXPORT_FIELDS).get(slug="main")
+    for name in EXPORT_FIELDS:
+        assert getattr(fetched, name) == getattr(expected, name), name
+        assert type(getattr(fetched, name)) is type(getattr(expected, name)), name
+    assert fetched.created_at.tzinfo is not None
+    assert _sender_for_export("nobody") is None
