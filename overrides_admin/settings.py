@@ -240,5 +240,9 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# bench/export.py only: serve /bench/ceiling, a constant text body through the same
+# middleware, to compare the export with. Never on unless set.
+BENCHMARK_CEILING_VIEW = envbool("BENCHMARK_CEILING_VIEW", False)
+
 # DNS defaults for the "test a message" view (a sender may name its own servers).
 DNS_TIMEOUT = envint("DNS_TIMEOUT_SECONDS", 5)
