@@ -83,7 +83,11 @@ def _shift(error: OverrideSyntaxError, line: int, offset: int) -> OverrideSyntax
 
 
 def parse_document(text: str) -> list[Entry]:
-    """Parse a table document; raise one OverrideSyntaxError listing every error."""
+    """Parse a table document; raise one OverrideSyntaxError listing its errors.
+
+    Every error is listed up to MAX_ERRORS, then one more says that checking
+    stopped there (a pasted million-line file must not make a million messages).
+    """
     entries: list[Entry] = []
     errors: list[OverrideSyntaxError] = []
     comment: list[str] = []
