@@ -33,10 +33,10 @@ from django.db import connections, router
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from senders.engine import Condition, Rule, format_rule, format_table, parse_rule
+from senders.engine import Condition, Rule, format_rule, format_table
 from senders.models import MailSender, Revision
 from senders.tables import enabled_rules
-from senders.tabletext import parse_document
+from senders.tabletext import parse_document, rule_at
 
 Kind = Literal["txt", "json"]
 
@@ -204,7 +204,7 @@ def _rules_at(sender: MailSender, document: str | None) -> list[Rule]:
         return enabled_rules(sender)
     entries = parse_document(document)
     return [
-        parse_rule(entry.text, line=position)
+        rule_at(entry.text, position)
         for position, entry in enumerate(entries, start=1)
         if entry.enabled
     ]

@@ -17,10 +17,10 @@ from typing import Any
 
 from django.core.cache import cache
 
-from senders.engine import OverrideSyntaxError, parse_rule
+from senders.engine import OverrideSyntaxError
 from senders.engine.lint import LintWarning, lint_table
 from senders.models import MailSender
-from senders.tabletext import Entry
+from senders.tabletext import Entry, rule_at
 
 CACHE_SECONDS = 24 * 3600
 
@@ -45,7 +45,7 @@ def lint_sender(sender: MailSender) -> list[LintWarning]:
     if rows[0][2] != sender.revision:  # saved meanwhile: these are the newer revision's rules
         key = _lint_key(sender, rows[0][2], local_domains)
     try:
-        rules = [parse_rule(text, line=position) for text, position, _ in rows]
+        rules = [rule_at(text, position) for text, position, _ in rows]
     except OverrideSyntaxError:
         warnings = []  # a table that no longer parses has bigger problems than lint
     else:
@@ -62,7 +62,7 @@ def _lint_key(sender: MailSender, revision: int, local_domains: Sequence[str]) -
 
 def lint_entries(entries: Sequence[Entry], local_domains: Iterable[str] = ()) -> list[LintWarning]:
     """Warnings for a parsed document (bulk editor); line numbers are document lines."""
-    rules = [parse_rule(entry.text, line=entry.line) for entry in entries if entry.enabled]
+    rules = [rule_at(entry.text, entry.line) for entry in entries if entry.enabled]
     return lint_table(rules, local_domains)
 
 

@@ -21,7 +21,13 @@ from django.utils import timezone
 from senders.engine import PASSWORD_MASK, Rule, format_rule, format_table, parse_rule
 from senders.engine.parse import RegexBudget, count_regexes
 from senders.models import MailSender, OverrideRule, Revision
-from senders.tabletext import Entry, format_document, known_passwords, restore_passwords
+from senders.tabletext import (
+    Entry,
+    format_document,
+    known_passwords,
+    restore_passwords,
+    rule_at,
+)
 
 # Positions are moved out of the way by this much before being moved back, so that
 # shifting a range never collides with the unique (sender, position) constraint.
@@ -79,7 +85,7 @@ def document_of(sender: MailSender, *, mask_passwords: bool = False) -> str:
 def enabled_rules(sender: MailSender) -> list[Rule]:
     """The rules delivery evaluates, numbered by their position in the table."""
     rows = sender.rules.filter(enabled=True).order_by("position").values_list("text", "position")
-    return [parse_rule(text, line=position) for text, position in rows]
+    return [rule_at(text, position) for text, position in rows]
 
 
 def export_text(sender: MailSender) -> str:

@@ -15,10 +15,11 @@ No Django here: the bulk editor, import, rollback and commands all call this.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 from senders.engine import PASSWORD_MASK, OverrideSyntaxError, Rule, format_rule, parse_rule
 
@@ -123,7 +124,7 @@ def parse_document(text: str) -> list[Entry]:
             body = line
             enabled = True
         try:
-            canonical = _canonical(body)
+            canonical = _parsed(body, number)[1]
         except OverrideSyntaxError as exc:
             errors.append(_shift(exc, number, body_start))
             comment = []
@@ -164,16 +165,47 @@ def parse_document(text: str) -> list[Entry]:
     return entries
 
 
-@lru_cache(maxsize=32_768)
-def _canonical(body: str) -> str:
-    """The canonical text of one rule line; raises OverrideSyntaxError (not cached).
+# Rule lines remembered by _parsed(): a 10,000-rule table twice over, about 10 MB.
+PARSED_LINES_KEPT = 20_000
+_remembered: OrderedDict[str, tuple[Rule, str]] = OrderedDict()  # least recently used first
+_remembered_lock = threading.Lock()
 
-    Remembered: the bulk editor checks the whole text on every pause in typing, and
-    a history diff parses two revisions that share nearly every line. At most some
-    32,000 lines are kept (a few MB); a longer table is parsed as before.
+
+def _parsed(body: str, line: int = 1) -> tuple[Rule, str]:
+    """One rule line parsed (numbered `line` if parsed now), and its canonical text.
+
+    Raises OverrideSyntaxError; errors are not remembered, so they always carry the
+    caller's line. The same lines are parsed again and again: the bulk editor checks
+    the whole text on every pause in typing and lints it, a history diff parses two
+    revisions that share nearly every line, and the table page, the tester and the
+    export parse the table that was just saved. Rules are immutable: one parse
+    serves them all.
     """
-    canonical = format_rule(parse_rule(body))
-    return body if canonical == body else canonical  # keep one string, not two
+    with _remembered_lock:
+        found = _remembered.get(body)
+        if found is not None:
+            _remembered.move_to_end(body)
+            return found
+    rule = parse_rule(body, line=line)
+    canonical = format_rule(rule)
+    parsed = rule, body if canonical == body else canonical  # keep one string, not two
+    with _remembered_lock:
+        _remembered[body] = parsed
+        while len(_remembered) > PARSED_LINES_KEPT:
+            _remembered.popitem(last=False)
+    return parsed
+
+
+def rule_at(text: str, line: int) -> Rule:
+    """`parse_rule(text, line=line)`, from the lines parsed before when it can be."""
+    rule = _parsed(text, line)[0]
+    return rule if rule.line == line else replace(rule, line=line)
+
+
+def forget_parsed() -> None:
+    """Forget every remembered line (benchmarks measuring a cold start; tests)."""
+    with _remembered_lock:
+        _remembered.clear()
 
 
 def has_credentials(text: str) -> bool:

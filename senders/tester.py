@@ -40,11 +40,10 @@ from senders.engine import (
     normalise_domain,
     parse_mx_records,
     parse_nameserver,
-    parse_rule,
 )
 from senders.models import MailSender
 from senders.tables import entries_of
-from senders.tabletext import Entry
+from senders.tabletext import Entry, rule_at
 from senders.validators import clean_document
 
 MAX_RECIPIENTS = 20
@@ -306,7 +305,7 @@ class TableUnderTest:
 
     @classmethod
     def of(cls, entries: Iterable[Entry]) -> TableUnderTest:
-        rules = tuple((e.line, parse_rule(e.text, line=e.line), e.enabled) for e in entries)
+        rules = tuple((e.line, rule_at(e.text, e.line), e.enabled) for e in entries)
         return cls(rules, compile_table(rule for _, rule, enabled in rules if enabled))
 
 

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import reswap, retarget
 
 from senders import tables
-from senders.engine import OverrideSyntaxError, parse_rule
+from senders.engine import OverrideSyntaxError
 from senders.engine.lint import LintWarning
 from senders.export import export_status
 from senders.forms import AddRuleForm, RuleForm, RuleSummary, describe_rule
@@ -32,6 +32,7 @@ from senders.history import conflict_diff
 from senders.lint import lint_context
 from senders.models import MailSender, OverrideRule
 from senders.tables import StaleTable
+from senders.tabletext import rule_at
 from senders.views.common import actor_for, database_trouble, get_sender, posted_revision
 
 RULES_PER_PAGE = 200
@@ -52,7 +53,7 @@ class Row:
 
 def _row(rule: OverrideRule, warnings: Sequence[LintWarning] = ()) -> Row:
     try:
-        summary: RuleSummary | None = describe_rule(parse_rule(rule.text, line=rule.position))
+        summary: RuleSummary | None = describe_rule(rule_at(rule.text, rule.position))
     except OverrideSyntaxError:
         summary = None  # stored before a parser change; the text may hold a password
     return Row(rule.pk, rule.position, rule.enabled, rule.comment, summary, tuple(warnings))

@@ -87,7 +87,7 @@ def table(request: pytest.FixtureRequest, sender: MailSender) -> tuple[MailSende
 def _empty_caches() -> None:
     cache.clear()
     tester._saved_table.cache_clear()
-    tabletext._canonical.cache_clear()
+    tabletext.forget_parsed()
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from senders.engine import OverrideSyntaxError
-from senders.tabletext import Entry, format_document, has_credentials, parse_document
+from senders.engine import OverrideSyntaxError, parse_rule
+from senders.tabletext import (
+    Entry,
+    forget_parsed,
+    format_document,
+    has_credentials,
+    parse_document,
+    rule_at,
+)
 
 
 def test_comments_attach_to_the_rule_below_and_disabled_rules_survive() -> None:
@@ -67,3 +74,16 @@ def test_a_line_seen_before_gives_the_same_entry_and_a_bad_one_the_same_error() 
 )
 def test_has_credentials_is_false_only_when_certain(text: str, credentials: bool) -> None:
     assert has_credentials(text) is credentials
+
+
+def test_rule_at_is_parse_rule_with_the_callers_line_remembered_or_not() -> None:
+    text = "example.com u:pw@smtp.example.net:587 $size>10 $priority:5 $end"
+    forget_parsed()
+    for line in (3, 7, 3):  # parsed once, then remembered
+        rule = rule_at(text, line)
+        assert rule == parse_rule(text, line=line)
+        assert (rule.line, rule.columns) == (line, parse_rule(text, line=line).columns)
+    for line in (4, 9):  # a line that does not parse is parsed again: its error has its line
+        with pytest.raises(OverrideSyntaxError) as error:
+            rule_at("bad.example relay.example.net $sizee>1", line)
+        assert error.value.line == line
