@@ -38,6 +38,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -293,12 +294,35 @@ def run(wrk: str, base: str, slug: str, token: str, url: str, args: argparse.Nam
         ("export (200)", "ceiling + 1 query"),
     ):
         print(f"  for comparison: {name} / {ceiling}: {ratio(name, ceiling):.2f}x")
+    print()
+    in_process(endpoints, base)
     total_errors = sum(r.errors for results in runs.values() for r in results)
     ok &= total_errors == 0
     print(f"errors in all runs: {total_errors}; goal 0: {verdict(total_errors == 0)}")
     print()
     print("all goals met" if ok else "a goal was missed")
     return 0 if ok else 1
+
+
+def in_process(endpoints: dict[str, tuple[str, list[str]]], base: str) -> None:
+    """Where a request's time goes, without gunicorn, HTTP and wrk: the same requests
+    through Django's test client in this process (same settings and database)."""
+    from django.test import Client
+
+    # Production settings expect collectstatic's folder; these views serve no static file.
+    warnings.filterwarnings("ignore", "No directory at", UserWarning)
+    client = Client(HTTP_HOST="127.0.0.1")
+    print("in-process server time per request (Django test client, best of 1,000):")
+    for name, (target, headers) in endpoints.items():
+        header = dict(h.split(": ", 1) for h in headers)
+        path = target.removeprefix(base)
+        status = client.get(path, headers=header).status_code
+        times = []
+        for _ in range(1_000):
+            started = time.perf_counter()
+            client.get(path, headers=header)
+            times.append(time.perf_counter() - started)
+        print(f"  {name:<22} {min(times) * 1000:>6.3f} ms  (HTTP {status})")
 
 
 if __name__ == "__main__":
