@@ -72,13 +72,14 @@ def measure(name: str, request: Callable[[], object], runs: int, goal_ms: float)
     from django.test.utils import CaptureQueriesContext
 
     clear_caches()
-    with CaptureQueriesContext(connection) as queries:
+    with CaptureQueriesContext(connection) as captured:
         started = time.perf_counter()
         response = request()
         cold = time.perf_counter() - started
+    queries = len(captured)  # now: the log is emptied when the next request starts
     status = getattr(response, "status_code", 0)
     best = best_of(runs, request)
-    figure = Figure(name, cold * 1000, best * 1000, len(queries), goal_ms, status)
+    figure = Figure(name, cold * 1000, best * 1000, queries, goal_ms, status)
     print(
         f"{name:<44} {figure.cold_ms:>8.1f} {figure.best_ms:>8.1f} {figure.queries:>8}"
         f"   < {goal_ms:>4.0f} ms  {figure.best_ms / goal_ms:>5.2f}x  "
@@ -201,7 +202,7 @@ def run(url: str, runs: int, size: int, profile_page: str | None = None) -> int:
     sender.refresh_from_db()
 
     slug = sender.slug
-    middle = size // 200 // 2
+    middle = max(1, size // 200 // 2)
     rule = sender.rules.get(position=size // 2)
     text_line = "customer42.example u:secret@smtp.relay.example:587 $size>1000000 $end"
     mx = "customer42.example 10 mx.customer42.example"

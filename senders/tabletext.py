@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
@@ -166,9 +165,10 @@ def parse_document(text: str) -> list[Entry]:
 
 
 # Rule lines remembered by _parsed(): a 10,000-rule table twice over, about 10 MB.
+# The oldest are forgotten first (a dict keeps insertion order).
 PARSED_LINES_KEPT = 20_000
-_remembered: OrderedDict[str, tuple[Rule, str]] = OrderedDict()  # least recently used first
-_remembered_lock = threading.Lock()
+_remembered: dict[str, tuple[Rule, str]] = {}
+_remembering = threading.Lock()
 
 
 def _parsed(body: str, line: int = 1) -> tuple[Rule, str]:
@@ -181,18 +181,16 @@ def _parsed(body: str, line: int = 1) -> tuple[Rule, str]:
     export parse the table that was just saved. Rules are immutable: one parse
     serves them all.
     """
-    with _remembered_lock:
-        found = _remembered.get(body)
-        if found is not None:
-            _remembered.move_to_end(body)
-            return found
+    found = _remembered.get(body)
+    if found is not None:
+        return found
     rule = parse_rule(body, line=line)
     canonical = format_rule(rule)
     parsed = rule, body if canonical == body else canonical  # keep one string, not two
-    with _remembered_lock:
+    with _remembering:
         _remembered[body] = parsed
-        while len(_remembered) > PARSED_LINES_KEPT:
-            _remembered.popitem(last=False)
+        if len(_remembered) > PARSED_LINES_KEPT:
+            del _remembered[next(iter(_remembered))]
     return parsed
 
 
@@ -204,7 +202,7 @@ def rule_at(text: str, line: int) -> Rule:
 
 def forget_parsed() -> None:
     """Forget every remembered line (benchmarks measuring a cold start; tests)."""
-    with _remembered_lock:
+    with _remembering:
         _remembered.clear()
 
 
