@@ -128,7 +128,7 @@ def parse_document(text: str) -> list[Entry]:
             errors.append(_shift(exc, number, body_start))
             comment = []
             continue
-        joined = " ".join(part for part in comment if part)
+        joined = " ".join(filter(None, comment)) if comment else ""
         if len(joined) > MAX_COMMENT_LENGTH:
             errors.append(
                 _error(
