@@ -174,8 +174,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=3, help="wrk run per endpoint and round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead of the goals: profile 2,000 polls in-process with pyinstrument",
+    )
     args = parser.parse_args()
-    wrk = ensure_wrk()
+    wrk = "" if args.profile else ensure_wrk()
     if os.environ.get("BENCH_DATABASE_URL") == "sqlite":
         sys.exit("bench/export.py runs on PostgreSQL only (as in production)")
 
@@ -193,6 +198,8 @@ def main() -> int:
     with bench_database("export") as url:
         setup_django(url, **environ)
         slug, token = seed()
+        if args.profile:
+            return profile(slug, token)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         with tempfile.TemporaryDirectory(prefix="overrides-export-bench-") as folder:
@@ -302,6 +309,26 @@ def run(wrk: str, base: str, slug: str, token: str, url: str, args: argparse.Nam
     print()
     print("all goals met" if ok else "a goal was missed")
     return 0 if ok else 1
+
+
+def profile(slug: str, token: str) -> int:
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        sys.exit("--profile needs pyinstrument: .venv/bin/pip install pyinstrument")
+    from django.test import Client
+
+    warnings.filterwarnings("ignore", "No directory at", UserWarning)
+    client = Client(HTTP_HOST="127.0.0.1")
+    headers = {"Authorization": f"Bearer {token}"}
+    client.get(f"/export/{slug}.txt", headers=headers)
+    profiler = Profiler(interval=0.0001)
+    profiler.start()
+    for _ in range(2_000):
+        client.get(f"/export/{slug}.txt", headers=headers)
+    profiler.stop()
+    print(profiler.output_text(unicode=True, color=False))
+    return 0
 
 
 def in_process(endpoints: dict[str, tuple[str, list[str]]], base: str) -> None:
