@@ -154,7 +154,13 @@ def test_the_500_page_has_no_inline_style() -> None:
 
 
 def _production(*args: str, code: str = "") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    # A deployment has neither pytest's variables nor the browser tests' async opt-out
+    # (which another test in the same worker may have set).
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PYTEST") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
     env |= {
         "PRODUCTION": "1",
         "DEBUG": "0",
