@@ -17,16 +17,15 @@ conditions. The messages all match an override without `$adddns`, so none needs 
 from __future__ import annotations
 
 import gc
-import os
-import platform
 import random
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _support import best_of, machine, verdict
 
 from senders.engine import (
     MAX_REGEXES_PER_TABLE,
@@ -135,32 +134,6 @@ def rate(table: CompiledTable, messages: list[Message], resolver: StaticResolver
             evaluate(table, message, resolver)
         rounds.append(len(messages) / (time.perf_counter() - round_started))
     return max(rounds)
-
-
-def best_of(runs: int, action: Callable[[], object]) -> float:
-    times = []
-    for _ in range(runs):
-        gc.collect()
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return min(times)
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
 
 
 def main() -> int:
