@@ -23,6 +23,7 @@ def test_an_editor_changes_a_rule_reads_the_diff_and_rolls_back(
 ) -> None:
     log_in(page, "eddie", PASSWORD)
     page.get_by_role("link", name="Main office").click()
+    page.wait_for_load_state()  # htmx listens once the page has loaded
     expect(rule_texts(page)).to_have_text([OWN_DOMAIN, RELAY, CORP])
 
     # Edit rule 2 in place.
@@ -37,6 +38,7 @@ def test_an_editor_changes_a_rule_reads_the_diff_and_rolls_back(
 
     # The history: the new revision on top, by whom and through which door.
     table_tool(page, "History").click()
+    page.wait_for_load_state()
     revisions = page.get_by_role("table", name=re.compile("^Revisions, newest first"))
     expect(body_rows(revisions)).to_have_count(2)
     newest, first = body_rows(revisions).nth(0), body_rows(revisions).nth(1)

@@ -52,6 +52,7 @@ def test_an_admin_builds_reorders_edits_and_tests_a_table(page: Any, admin_user:
     page.get_by_label("Description").fill("Outgoing mail of the main office")
     page.get_by_role("button", name="Create sender").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Main office · main-office")
+    page.wait_for_load_state()
     expect(page.get_by_text("No rules yet")).to_be_visible()
 
     # A typo: the parser's verdict appears under the field while typing, with a caret
@@ -145,6 +146,7 @@ def test_an_admin_builds_reorders_edits_and_tests_a_table(page: Any, admin_user:
     # The bulk editor: the same table as text; a mistake is listed with its line as
     # one types, then fixed, validated and saved.
     table_tool(page, "Edit as text").click()
+    page.wait_for_load_state()  # htmx listens once the page has loaded
     text = page.get_by_label("Table text")
     expect(text).to_have_value(f"{OWN_DOMAIN}\n{BACKUP}\n#disabled: {CORP}\n{RELAY}\n")
     verdict = page.get_by_role("status")
@@ -167,6 +169,7 @@ def test_an_admin_builds_reorders_edits_and_tests_a_table(page: Any, admin_user:
     with page.context.expect_page() as new_tab:
         page.get_by_role("button", name="Test this text").click()
     tester = new_tab.value
+    tester.wait_for_load_state()
     tester.get_by_label("MX records typed in below").check()
     tester.get_by_label("MX records (typed in)").fill("example.com 10 mx1.example.com")
     tester.get_by_label("Recipient address(es)").fill("bob@eu.demon.co.uk")
@@ -190,6 +193,7 @@ def test_an_admin_builds_reorders_edits_and_tests_a_table(page: Any, admin_user:
 
     # Test a message: 20 MB to bob@example.com, MX records typed in.
     table_tool(page, "Test a message").click()
+    page.wait_for_load_state()
     page.get_by_label("MX records typed in below").check()
     page.get_by_label("MX records (typed in)").fill("example.com 10 mx1.example.com")
     page.get_by_label("Size ($size)").fill("20M")
