@@ -13,37 +13,16 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from django.db import connections
 from django.test import Client
 
 from senders import export, tables
 from senders.models import MailSender
 from senders.tabletext import parse_document
 from tests.security.conftest import ACTOR, client_as, fill, postgres_only
+from tests.threads import run_at_once
 
 pytestmark = [postgres_only, pytest.mark.django_db(transaction=True)]
 STEPS = 12
-
-
-def run_at_once(jobs: list[Callable[[], None]]) -> list[BaseException]:
-    errors: list[BaseException] = []
-    start = threading.Barrier(len(jobs))
-
-    def run(job: Callable[[], None]) -> None:
-        try:
-            start.wait(10)
-            job()
-        except BaseException as error:  # reported to the test
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return errors
 
 
 def test_editors_racing_through_the_pages_lose_nothing(

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
-from django.db import connection, connections
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from senders.models import MailSender, OverrideRule, Revision
 from senders.tables import Actor, StaleTable, add_rule, delete_rule, move_rule, replace_table
 from senders.tabletext import Entry
+from tests.threads import run_at_once
 
 ACTOR = Actor(source=Revision.Source.COMMAND)
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -168,27 +168,6 @@ def test_the_drag_handles_wait_for_javascript(editor_client: Client, five: MailS
 # ------------------------------------------------------------------ concurrency (PostgreSQL)
 
 
-def _run_at_once(jobs: list[Callable[[], None]]) -> list[BaseException]:
-    errors: list[BaseException] = []
-    start = threading.Barrier(len(jobs))
-
-    def run(job: Callable[[], None]) -> None:
-        try:
-            start.wait()
-            job()
-        except BaseException as error:  # reported by the test
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return errors
-
-
 @postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_moves_inserts_and_deletes_keep_positions_dense(sender: MailSender) -> None:
@@ -213,7 +192,7 @@ def test_concurrent_moves_inserts_and_deletes_keep_positions_dense(sender: MailS
                 with contextlib.suppress(OverrideRule.DoesNotExist):
                     delete_rule(rule, actor=ACTOR)
 
-    errors = _run_at_once([mover, inserter, deleter, mover])
+    errors = run_at_once([mover, inserter, deleter, mover])
     assert errors == []
     count = sender.rules.count()
     assert positions(sender) == list(range(1, count + 1))
@@ -245,7 +224,7 @@ def test_two_people_moving_from_the_same_page_one_is_told_it_is_stale(
         url = reverse("senders:rule_move", args=[sender.slug, rule.pk])
         return lambda: statuses.append(client.post(url, {"to": to, "revision": seen}).status_code)
 
-    errors = _run_at_once([post(clients[0], first, "bottom"), post(clients[1], last, "top")])
+    errors = run_at_once([post(clients[0], first, "bottom"), post(clients[1], last, "top")])
     assert errors == []
     assert sorted(statuses) == [302, 409]
     assert positions(sender) == list(range(1, 11))
@@ -268,6 +247,6 @@ def test_a_stale_writer_waits_for_the_lock_then_is_refused(sender: MailSender) -
         except StaleTable:
             outcomes.append("stale")
 
-    assert _run_at_once([job, job, job]) == []
+    assert run_at_once([job, job, job]) == []
     assert sorted(outcomes) == ["moved", "stale", "stale"]
     assert positions(sender) == [1, 2, 3]
