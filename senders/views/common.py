@@ -41,11 +41,11 @@ def actor_for(
     )
 
 
-def posted_revision(request: HttpRequest) -> int | None:
+def posted_revision(request: HttpRequest) -> int:
     """The table revision the user's page showed (hidden input `revision`).
 
-    Junk or absent → None (no stale check) would silently allow overwrites, so a
-    form that should carry it and doesn't gets -1: it always counts as stale.
+    Junk or absent gives -1, which always counts as stale: treating it as "no
+    check" would let a form that lost its revision overwrite someone's change.
     """
     value = request.POST.get("revision", "")
     try:
