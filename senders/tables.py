@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from senders.engine import PASSWORD_MASK, Rule, format_rule, format_table, parse_rule
@@ -312,7 +312,3 @@ def _insert_rules(sender: MailSender, entries: Sequence[Entry], user: Any) -> No
             copy.write_row(
                 (sender.pk, index, entry.text, entry.enabled, entry.comment, now, now, user_id)
             )
-
-
-def next_position(sender: MailSender) -> int:
-    return (sender.rules.aggregate(m=Max("position"))["m"] or 0) + 1
