@@ -37,7 +37,8 @@ def text_problem(text: str, *, multiline: bool = False) -> tuple[int, str] | Non
     """(0-based index, message) of the first character stored text may not hold, or None.
 
     Control characters (tab allowed; line breaks too when `multiline`), lone
-    surrogates and bidirectional controls are refused; everything else is text.
+    surrogates, the Unicode line and paragraph separators (U+2028, U+2029) and
+    bidirectional controls are refused, as in rule text; everything else is text.
     """
     if text.isprintable() and not BIDI_CONTROLS.intersection(text):
         return None
@@ -54,6 +55,8 @@ def text_problem(text: str, *, multiline: bool = False) -> tuple[int, str] | Non
         category = unicodedata.category(char)
         if char in "\r\n":
             return index, "a line break is not allowed here (this is one line of text)"
+        if category in ("Zl", "Zp"):
+            return index, f"line or paragraph separator {code} is not allowed"
         if category == "Cc":
             return index, f"control character {code} is not allowed"
         if category == "Cs":

@@ -1,18 +1,22 @@
 """Names and patterns: IDNA normalisation, wildcards and RE2 regexes.
 
+International names are converted with IDNA2008 and UTS #46 non-transitional
+processing, as browsers do: `straße.example` is `xn--strae-oqa.example`, never
+`strasse.example` (a different domain).
+
 Everything here runs in linear time on user input: wildcards become plain string
 tests or RE2 programs, never a backtracking engine.
 """
 
 from __future__ import annotations
 
-import encodings.idna
 import functools
 import ipaddress
 import unicodedata
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import idna
 import re2
 
 MAX_REGEX_LENGTH = 512
@@ -86,8 +90,8 @@ def _normalise_label(label: str, offset: int, *, what: str, allowed: str) -> str
     if "*" in label or "?" in label:
         raise InvalidValue(offset, "Non-ASCII letters may not share a label with * or ?")
     try:
-        encoded = encodings.idna.ToASCII(label).decode("ascii")
-    except UnicodeError:
+        encoded = idna.encode(label, uts46=True, transitional=False).decode("ascii")
+    except UnicodeError:  # idna.IDNAError is one
         raise InvalidValue(
             offset, f'"{label}" is not a valid international domain name label'
         ) from None
@@ -101,14 +105,43 @@ def _fail_empty_label(offset: int, what: str) -> str:
 
 
 def normalise_host(text: str) -> str:
-    """A server host: a DNS name without wildcards, or a dotted IPv4 address."""
+    """A server host: a DNS name without wildcards, or a dotted IPv4 address.
+
+    A name must be one a host can have: each label 1-63 characters, neither
+    starting nor ending with "-", an "xn--" label a valid A-label.
+    """
     name = normalise_name(text, what="host", wildcards=False, underscore=False)
     if name.replace(".", "").isdigit():
         try:
             return str(ipaddress.IPv4Address(name))
         except ValueError:
             raise InvalidValue(0, f'invalid IPv4 address "{text}"') from None
+    _check_host_labels(text, name)
     return name
+
+
+def _check_host_labels(text: str, name: str) -> None:
+    # Offsets point into the text as typed: its labels line up with the name's.
+    offset = 0
+    for typed, label in zip(text.translate(_IDN_DOTS).split("."), name.split("."), strict=False):
+        if len(label) > 63:
+            raise InvalidValue(offset, f'label "{typed}" is longer than 63 characters')
+        if label.startswith("-"):
+            raise InvalidValue(offset, f'a host name label cannot start with "-" ("{typed}")')
+        if label.startswith("xn--") and not _valid_a_label(label):
+            raise InvalidValue(offset, f'"{typed}" is not a valid A-label (IDNA punycode)')
+        if label.endswith("-"):
+            raise InvalidValue(
+                offset + len(typed) - 1, f'a host name label cannot end with "-" ("{typed}")'
+            )
+        offset += len(typed) + 1
+
+
+def _valid_a_label(label: str) -> bool:
+    try:
+        return idna.encode(idna.decode(label)).decode("ascii") == label
+    except UnicodeError:
+        return False
 
 
 def normalise_domain(text: str) -> str:

@@ -189,6 +189,11 @@ def test_worked_example_google_hosted_customer() -> None:
         ("xn--bcher-kva.example", "a@bücher.example", True),
         ("*.bücher.example", "a@www.bücher.example", True),
         ("_x.example", "a@_x.example", True),
+        # IDNA2008, UTS #46 non-transitional: straße is not strasse.
+        ("straße.example", "a@STRAßE.example", True),
+        ("straße.example", "a@xn--strae-oqa.example", True),
+        ("straße.example", "a@strasse.example", False),
+        ("strasse.example", "a@straße.example", False),
     ],
 )
 def test_domain_patterns_match_as_the_spec_says(
@@ -695,3 +700,12 @@ def test_as_dict_hides_the_password_unless_asked() -> None:
         ],
     }
     assert result.as_dict(show_secrets=True)["hops"][0]["password"] == "let:me@in"
+
+
+def test_a_recipient_with_eszett_is_looked_up_under_its_own_name_not_as_ss() -> None:
+    resolver = StaticResolver(
+        mx={"xn--zca.de": [(10, "mx.xn--zca.de")], "ss.de": [(10, "mx.ss.de")]}
+    )
+    result = route("other.example smtp.relay.example", "f@ß.de", resolver)
+    assert resolver.queries == [("MX", "xn--zca.de")]
+    assert [hop.host for hop in result.hops] == ["mx.xn--zca.de"]

@@ -98,6 +98,10 @@ def test_line_number_takes_no_part_in_equality() -> None:
         ("BÜCHER.example", "xn--bcher-kva.example"),
         ("*.bücher.example", "*.xn--bcher-kva.example"),
         ("bücher。example", "xn--bcher-kva.example"),
+        # IDNA2008 with UTS #46 non-transitional processing: ß stays ß.
+        ("straße.example", "xn--strae-oqa.example"),
+        ("STRASSE.example", "strasse.example"),
+        ("ß.de", "xn--zca.de"),
     ],
 )
 def test_it_normalises_domain_patterns(text: str, domain: str) -> None:
@@ -135,6 +139,13 @@ def test_it_rejects_bad_domain_patterns(line: str, message: str) -> None:
         ("[2001:DB8:0::25]", Server("2001:db8::25")),
         ("[2001:db8::25]:587", Server("2001:db8::25", 587)),
         ("smtp.bücher.example", Server("smtp.xn--bcher-kva.example")),
+        ("smtp.straße.example", Server("smtp.xn--strae-oqa.example")),
+        ("smtp.xn--strae-oqa.example", Server("smtp.xn--strae-oqa.example")),
+        ("a-b.c--d.example", Server("a-b.c--d.example")),
+        (
+            ".".join(["a" * 63] * 3) + "." + "b" * 61,
+            Server(".".join(["a" * 63] * 3) + "." + "b" * 61),
+        ),
         ("joe:letmein@smtp.myisp.com", Server("smtp.myisp.com", 25, "joe", "letmein")),
         # Split at the last @, the user ends at the first ":".
         ("joe:let:me@in@smtp.corp.example", Server("smtp.corp.example", 25, "joe", "let:me@in")),
@@ -176,6 +187,16 @@ def test_it_parses_servers(text: str, server: Server) -> None:
         ("s_1.example", 'col 6: invalid character "_" in host'),
         ("999.0.2.1", 'col 5: invalid IPv4 address "999.0.2.1"'),
         ("$end", 'col 5: expected a server before "$end"'),
+        # Host names are names a host can have (spec: Server).
+        ("-relay.example", 'col 5: a host name label cannot start with "-" ("-relay")'),
+        ("relay-.example", 'col 10: a host name label cannot end with "-" ("relay-")'),
+        ("smtp.-x.example", 'col 10: a host name label cannot start with "-" ("-x")'),
+        ("joe:pw@relay-.example:587", 'col 17: a host name label cannot end with "-" ("relay-")'),
+        ("xn--.example", 'col 5: "xn--" is not a valid A-label (IDNA punycode)'),
+        ("xn--zz.example", 'col 5: "xn--zz" is not a valid A-label (IDNA punycode)'),
+        ("smtp.XN--ZZ.example", 'col 10: "XN--ZZ" is not a valid A-label (IDNA punycode)'),
+        (f"{'a' * 64}.example", f'col 5: label "{"a" * 64}" is longer than 63 characters'),
+        (".".join(["a" * 63] * 4), "col 5: host is longer than 253 characters"),
     ],
 )
 def test_it_rejects_bad_servers(server: str, message: str) -> None:

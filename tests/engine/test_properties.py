@@ -128,7 +128,11 @@ domain_pattern = st.one_of(
 ).map(lambda d: d + "." if len(d) % 5 == 0 else d)
 host_name = (
     st.lists(
-        st.from_regex(r"[a-zA-Z0-9][a-zA-Z0-9-]{0,8}", fullmatch=True) | idn_label,
+        # A host name label neither starts nor ends with "-" and is no made-up A-label.
+        st.from_regex(r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,7}[a-zA-Z0-9])?", fullmatch=True).filter(
+            lambda label: not label.lower().startswith("xn--")
+        )
+        | idn_label,
         min_size=1,
         max_size=4,
     )

@@ -119,3 +119,22 @@ def test_free_text_notes_lose_control_and_bidi_characters(
     message = table.revisions.get(number=table.revision).message
     assert message == "Rolled back to revision 1: oops[31m"
     assert SECRET in table.rules.get(position=2).text  # the rollback kept the password
+
+
+@pytest.mark.parametrize(("char", "code"), [("\u2028", "U+2028"), ("\u2029", "U+2029")])
+def test_comments_refuse_line_and_paragraph_separators_as_rule_text_does(
+    admin_client: Client, table: MailSender, char: str, code: str
+) -> None:
+    """Spec decision: a comment may not hold what rule text may not (issue 10)."""
+    message = f"Line or paragraph separator {code} is not allowed (character 3)."
+    url = reverse("senders:rule_add", args=[table.slug])
+    data = {"text": "a.example b.example", "comment": f"ok{char}then", "enabled": "on"}
+    response = admin_client.post(url, data | {"revision": table.revision})
+    assert response.status_code == 400
+    assert message in errors(response, "add_form")
+
+    url = reverse("senders:bulk", args=[table.slug])
+    text = f"# ok{char}then\na.example b.example\n"
+    response = admin_client.post(url, {"text": text, "action": "save", "revision": 2})
+    assert f"line 1, col 5: line or paragraph separator {code} is not allowed" in errors(response)
+    assert table.rules.count() == 4
