@@ -110,9 +110,10 @@ def locked_out(
 ) -> HttpResponse:
     """The lockout page (AXES_LOCKOUT_CALLABLE): which lock, and for how long.
 
-    Every attempt during the lockout counts as a failure and starts the cool-off again
-    (axes' AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT), so the wait is the whole
-    cool-off from now.
+    Every attempt during the lockout counts as a failure and starts the cool-off of its
+    (username, address) pair again (axes' AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT),
+    so the wait is the whole cool-off from now; for an address refused as a whole it is
+    at most that.
     """
     cool_off = get_cool_off(request) or timedelta(0)
     context = {

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db.models import F
 from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 
@@ -190,6 +192,25 @@ def test_the_lockout_page_states_the_real_duration(viewer: Any) -> None:
     ) in html
     assert "Each new attempt before then starts the wait again." in html
     assert "for a while" not in html
+
+
+def _age_attempts(minutes: int) -> None:
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - timedelta(minutes=minutes))
+
+
+def test_the_stated_wait_is_the_real_one(viewer: Any) -> None:
+    client = Client()
+    url = reverse("login")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(url, {"username": "vera", "password": "wrong"})
+    _age_attempts(10)
+    # An attempt 10 minutes into the wait starts it again...
+    assert client.post(url, {"username": "vera", "password": PASSWORD}).status_code == 429
+    _age_attempts(14)
+    assert client.post(url, {"username": "vera", "password": PASSWORD}).status_code == 429
+    # ...and 15 minutes after the last attempt, the right password works.
+    _age_attempts(15)
+    assert client.post(url, {"username": "vera", "password": PASSWORD}).status_code == 302
 
 
 @override_settings(AXES_COOLOFF_TIME=timedelta(hours=1))
