@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -44,6 +45,8 @@ def envlist(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = envbool("DEBUG", False)
+# A reverse proxy in front sets X-Forwarded-Proto and X-Forwarded-For.
+BEHIND_PROXY = envbool("BEHIND_PROXY", False)
 # PRODUCTION=1 makes the deployment settings mandatory (SECRET_KEY, ALLOWED_HOSTS)
 # instead of falling back to local-use defaults.
 PRODUCTION = envbool("PRODUCTION", False)
@@ -100,7 +103,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "senders.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "senders.middleware.SessionClockMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "senders.middleware.HtmxLoginRedirectMiddleware",
@@ -161,14 +166,39 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Repeated login failures lock the account + address pair out for a while.
+# Accounts (docs/security.md, "Accounts"; senders/accounts.py).
+# The client address: behind BEHIND_PROXY, the X-Forwarded-For entry appended by the
+# outermost of TRUSTED_PROXY_COUNT proxies; used for lockouts, revisions, export fetches.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 1 if BEHIND_PROXY else 0)
+# AXES_FAILURE_LIMIT failures lock out the pair (username, client address) for the
+# cool-off; AXES_ADDRESS_FAILURE_LIMIT failures from one address, whatever the
+# usernames, refuse that address for every username (0: no such limit).
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = envint("AXES_COOLOFF_MINUTES", 15) / 60  # hours
+AXES_ADDRESS_FAILURE_LIMIT = envint("AXES_ADDRESS_FAILURE_LIMIT", 20)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "senders.accounts.client_address"
+AXES_HANDLER = "senders.accounts.LoginAttemptHandler"
+AXES_LOCKOUT_CALLABLE = "senders.accounts.locked_out"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = envbool("AXES_ENABLED", True)
 AXES_VERBOSE = False
+# A session ends after SESSION_IDLE_MINUTES without a request (a working day) and at
+# the latest SESSION_MAX_AGE_HOURS after the log-in (senders.middleware.SessionClockMiddleware).
+SESSION_IDLE_MINUTES = envint("SESSION_IDLE_MINUTES", 8 * 60)
+SESSION_MAX_AGE_HOURS = envint("SESSION_MAX_AGE_HOURS", 24)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+for _name, _value, _least in (
+    ("TRUSTED_PROXY_COUNT", TRUSTED_PROXY_COUNT, 0),
+    ("AXES_FAILURE_LIMIT", AXES_FAILURE_LIMIT, 1),
+    ("AXES_ADDRESS_FAILURE_LIMIT", AXES_ADDRESS_FAILURE_LIMIT, 0),
+    ("AXES_COOLOFF_MINUTES", AXES_COOLOFF_TIME.total_seconds() // 60, 1),
+    ("SESSION_IDLE_MINUTES", SESSION_IDLE_MINUTES, 1),
+    ("SESSION_MAX_AGE_HOURS", SESSION_MAX_AGE_HOURS, 1),
+):
+    if _value < _least:
+        raise ImproperlyConfigured(f"{_name} must be at least {_least}, not {_value:g}")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "senders:index"
@@ -210,7 +240,7 @@ SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", SECURE_HTTPS)
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000 if SECURE_HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
-if envbool("BEHIND_PROXY", False):
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -235,9 +265,28 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # runserver's request log as Django has it, less the export's ?token= values.
+    "filters": {"hide_export_query": {"()": "senders.logfilters.HideExportQuery"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["hide_export_query"],
+        },
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }
 
 # bench/export.py only: serve /bench/ceiling, a constant text body through the same

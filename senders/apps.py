@@ -8,7 +8,11 @@ class SendersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from senders.accounts import start_session_clock
         from senders.roles import ensure_roles
 
         # After auth's own post_migrate handler has created the permissions.
         post_migrate.connect(ensure_roles, sender=self, dispatch_uid="senders.ensure_roles")
+        user_logged_in.connect(start_session_clock, dispatch_uid="senders.start_session_clock")

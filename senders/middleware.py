@@ -1,17 +1,29 @@
 """Middleware of the app: htmx requests whose session ran out go to the login page; a
-database failure the view did not handle is a friendly 503, not a 500."""
+database failure the view did not handle is a friendly 503, not a 500; sessions end
+when idle or too old; pages for a logged-in user are never stored by a cache."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import resolve_url
 from django.template import loader
+from django.utils.cache import patch_cache_control
 from django_htmx.http import HttpResponseClientRedirect
+
+from senders.accounts import SESSION_LAST_SEEN, SESSION_STARTED, duration_in_words
+
+# The last-seen time is written at most this often, not on every request: the idle
+# timeout is exact to within this much.
+LAST_SEEN_RESOLUTION_SECONDS = 60
 
 
 class HtmxLoginRedirectMiddleware:
@@ -62,3 +74,54 @@ class DatabaseTroubleMiddleware:
         database_trouble(exception)
         body = loader.get_template("errors/503.html").render()
         return HttpResponse(body, status=503, headers={"Retry-After": "10"})
+
+
+class SessionClockMiddleware:
+    """Log out a session idle for SESSION_IDLE_MINUTES or older than SESSION_MAX_AGE_HOURS.
+
+    The log-in starts the clock (senders.accounts.start_session_clock). A request moves
+    the last-seen time on, and with it the session's expiry (SESSION_COOKIE_AGE is the
+    idle timeout), at most once a minute, so most requests write nothing. Requests
+    without a session cookie (the export's agents) never touch the session.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if settings.SESSION_COOKIE_NAME in request.COOKIES and request.user.is_authenticated:
+            self._check(request)
+        return self.get_response(request)
+
+    def _check(self, request: HttpRequest) -> None:
+        session, now = request.session, int(time.time())
+        started = session.setdefault(SESSION_STARTED, now)
+        last_seen = session.get(SESSION_LAST_SEEN, now)
+        idle = settings.SESSION_IDLE_MINUTES * 60
+        if now - last_seen > idle:
+            reason = f"after {duration_in_words(timedelta(seconds=idle))} without activity"
+        elif now - started > settings.SESSION_MAX_AGE_HOURS * 3600:
+            hours = timedelta(hours=settings.SESSION_MAX_AGE_HOURS)
+            reason = f"{duration_in_words(hours)} after you logged in"
+        else:
+            if now - last_seen >= LAST_SEEN_RESOLUTION_SECONDS or SESSION_LAST_SEEN not in session:
+                session[SESSION_LAST_SEEN] = now
+            return
+        logout(request)
+        messages.info(request, f"Your session ended {reason}. Please log in again.")
+
+
+class NoStoreMiddleware:
+    """Pages for a logged-in user get `Cache-Control: private, no-store`, so that no
+    browser or proxy cache keeps them (the Back button after logging out, a shared
+    computer). A response that sets its own Cache-Control keeps it: the export's ETag
+    caching, Django's never_cache pages (login, admin: no-store already)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control") and request.user.is_authenticated:
+            patch_cache_control(response, private=True, no_store=True)
+        return response

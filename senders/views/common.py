@@ -7,6 +7,7 @@ import logging
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
+from senders.accounts import client_address
 from senders.models import MailSender, Revision
 from senders.tables import Actor
 
@@ -36,7 +37,7 @@ def actor_for(
     return Actor(
         user=request.user,
         source=source,
-        remote_addr=request.META.get("REMOTE_ADDR"),
+        remote_addr=client_address(request),
         message=message,
     )
 

@@ -15,6 +15,7 @@ from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date
 from django.views.decorators.http import require_safe
 
+from senders.accounts import client_address
 from senders.engine import OverrideSyntaxError
 from senders.export import Kind, export_of, record_fetch, sender_for_token
 
@@ -64,7 +65,7 @@ def _export(request: HttpRequest, slug: str, kind: Kind) -> HttpResponse:
             response.content = b""
             response["Content-Length"] = str(len(export.body))
     elif response.status_code in (200, 304):
-        record_fetch(sender, request.META.get("REMOTE_ADDR", ""), export.revision)
+        record_fetch(sender, client_address(request) or "", export.revision)
     return response
 
 

@@ -15,7 +15,8 @@ from senders.roles import ADMIN
 class Command(BaseCommand):
     help = (
         "If no user exists, create the superuser 'admin' with a random password and "
-        "print the password once. Does nothing when any user exists."
+        "print the password once. Does nothing when any user exists (a lost password: "
+        "manage.py reset_admin_password)."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -24,7 +25,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, username: str, **options: Any) -> None:
         User = get_user_model()
         if User.objects.exists():
-            self.stdout.write("Users exist already; no administrator created.")
+            self.stdout.write(
+                "Users exist already; no administrator created. If the administrator's "
+                "password is lost: manage.py reset_admin_password [USERNAME]"
+            )
             return
         password = secrets.token_urlsafe(12)
         user = User.objects.create_superuser(username=username, email="", password=password)
