@@ -295,3 +295,12 @@ BENCHMARK_CEILING_VIEW = envbool("BENCHMARK_CEILING_VIEW", False)
 
 # DNS defaults for the "test a message" view (a sender may name its own servers).
 DNS_TIMEOUT = envint("DNS_TIMEOUT_SECONDS", 5)
+
+# Relay check (senders.relaycheck): per-step timeout, the most a page waits for all
+# relays, how often one relay may be checked, and checks per person per minute.
+RELAY_CHECK_TIMEOUT_SECONDS = envint("RELAY_CHECK_TIMEOUT_SECONDS", 10)
+RELAY_CHECK_TOTAL_SECONDS = envint("RELAY_CHECK_TOTAL_SECONDS", 25)
+RELAY_CHECK_INTERVAL_SECONDS = envint("RELAY_CHECK_INTERVAL_SECONDS", 10)
+RELAY_CHECKS_PER_MINUTE = envint("RELAY_CHECKS_PER_MINUTE", 30)
+# Extra CA certificates to trust for relay certificates (a PEM file); empty: the system's.
+RELAY_CHECK_CA_FILE = os.environ.get("RELAY_CHECK_CA_FILE", "")

@@ -24,6 +24,7 @@ from senders.engine import (
     parse_server,
 )
 from senders.models import MailSender
+from senders.rule_templates import PLACEHOLDER, unchanged_template
 from senders.tabletext import MAX_COMMENT_LENGTH
 from senders.validators import check_text, rule_error_message
 
@@ -270,6 +271,12 @@ class RuleForm(forms.Form):
 
     def clean_text(self) -> str:
         text: str = self.cleaned_data["text"]
+        if unchanged_template(text):
+            raise ValidationError(
+                f"This is the template as offered: put your own relay (and values) in place of "
+                f"{PLACEHOLDER} before adding it.",
+                code="template",
+            )
         try:
             self.rule = parse_rule(text)
         except OverrideSyntaxError as error:

@@ -136,3 +136,38 @@ class Revision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sender.slug} r{self.number}"
+
+
+class RelayCheck(models.Model):
+    """The last check of one relay (host, port, user) of a sender's table.
+
+    Only what the check found is kept: never the password it used.
+    """
+
+    class Level(models.TextChoices):
+        OK = "ok", "ready"
+        WARN = "warn", "works, with a warning"
+        FAIL = "fail", "failed"
+
+    sender = models.ForeignKey(MailSender, on_delete=models.CASCADE, related_name="relay_checks")
+    # "user@host:port" (user empty without credentials): senders.relaycheck.Relay.key
+    relay = models.CharField(max_length=400)
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField()
+    username = models.CharField(max_length=255, blank=True)
+    level = models.CharField(max_length=4, choices=Level.choices)
+    verdict = models.CharField(max_length=500)
+    steps = models.JSONField(default=list)
+    checked_at = models.DateTimeField()
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["sender", "host", "port", "username"]
+        constraints = [
+            models.UniqueConstraint(fields=["sender", "relay"], name="unique_relay_check"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sender.slug} {self.relay}: {self.verdict}"

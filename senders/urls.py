@@ -1,6 +1,6 @@
 from django.urls import path
 
-from senders.views import bulk, history, rules, senders, tester, tokens
+from senders.views import bulk, history, relays, rules, senders, tester, tokens
 
 app_name = "senders"
 
@@ -31,6 +31,8 @@ urlpatterns = [
         history.rollback,
         name="rollback",
     ),
+    # Check the relays of the table for real.
+    path("senders/<slug:slug>/relays/", relays.relays, name="relays"),
     # Export token.
     path("senders/<slug:slug>/token/", tokens.token, name="token"),
 ]

@@ -31,6 +31,7 @@ from senders.forms import AddRuleForm, RuleForm, RuleSummary, describe_rule
 from senders.history import conflict_diff
 from senders.lint import lint_context
 from senders.models import MailSender, OverrideRule
+from senders.rule_templates import BY_SLUG, TEMPLATES
 from senders.tables import StaleTable
 from senders.tabletext import rule_at
 from senders.views.common import actor_for, database_trouble, get_sender, posted_revision
@@ -96,6 +97,7 @@ def _render_table(
         "can_add": request.user.has_perm("senders.add_overriderule"),
         "can_delete": request.user.has_perm("senders.delete_overriderule"),
         "add_form": AddRuleForm(auto_id="add-%s"),
+        "rule_templates": TEMPLATES,
         "export_status": export_status(sender),
         **lint,
         **extra,
@@ -165,7 +167,13 @@ def _shown_revision(request: HttpRequest, sender: MailSender) -> int:
 @permission_required("senders.view_overriderule", raise_exception=True)
 @require_GET
 def table(request: HttpRequest, slug: str) -> HttpResponse:
-    return _render_table(request, get_sender(slug), page=request.GET.get("page"))
+    extra = {}
+    template = BY_SLUG.get(request.GET.get("template", ""))
+    if template is not None:  # "Start from a template": fill the add form, save nothing
+        initial = {"text": template.text, "comment": template.comment}
+        extra["add_form"] = AddRuleForm(auto_id="add-%s", initial=initial)
+        extra["chosen_template"] = template
+    return _render_table(request, get_sender(slug), page=request.GET.get("page"), **extra)
 
 
 @login_required

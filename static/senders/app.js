@@ -10,6 +10,7 @@
       { code: "[23]..", swap: true },
       { code: "40[09]", swap: true, error: false },
       { code: "413", swap: true, error: false }, // too big: the message says so
+      { code: "429", swap: true, error: false }, // too often: the message says when to retry
       { code: "503", swap: true, error: false }, // the database failed: nothing saved, text kept
       { code: "[45]..", swap: false, error: true },
       { code: "...", swap: false },

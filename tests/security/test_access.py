@@ -61,6 +61,7 @@ EXPECTED: dict[str, dict[str, tuple[int | str, ...]]] = {
     "senders:diff": {"GET": (L, 403, 200, 200, 200), "POST": (L, 403, 405, 405, 405)},
     "senders:revision": {"GET": (L, 403, 200, 200, 200), "POST": (L, 403, 405, 405, 405)},
     "senders:rollback": {"GET": (L, 403, 403, 405, 405), "POST": (L, 403, 403, 409, 409)},
+    "senders:relays": {"GET": (L, 403, 200, 200, 200), "POST": (L, 403, 403, 400, 400)},
     "senders:token": {"GET": (L, 403, 403, 403, 200), "POST": (L, 403, 403, 403, 400)},
     # The Django admin's own pages (model pages are checked against the role's
     # permissions, see admin_expectation). Every role here is staff.
