@@ -1,8 +1,10 @@
 """Middleware of the app: htmx requests whose session ran out go to the login page; a
-database failure the view did not handle is a friendly 503, not a 500."""
+database failure the view did not handle, or stored passwords that the configured
+encryption key cannot open, is a clear 503, not a 500."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
@@ -12,6 +14,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import resolve_url
 from django.template import loader
 from django_htmx.http import HttpResponseClientRedirect
+
+from senders.fields import EncryptionKeyMismatch
+
+logger = logging.getLogger(__name__)
 
 
 class HtmxLoginRedirectMiddleware:
@@ -55,6 +61,11 @@ class DatabaseTroubleMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, EncryptionKeyMismatch):
+            # Not the user's doing and not passing: say what the operator must fix.
+            logger.error("%s", exception)
+            body = loader.get_template("errors/503_encryption_key.html").render()
+            return HttpResponse(body, status=503)
         if not isinstance(exception, DatabaseError):
             return None
         from senders.views.common import database_trouble
