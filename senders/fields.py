@@ -27,7 +27,9 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
-from django.db import models
+from django.core.checks import CheckMessage
+from django.core.checks import Error as CheckError
+from django.db import DatabaseError, models
 
 MARK = "{fernet}"
 
@@ -152,3 +154,21 @@ class EncryptedPasswordsField(models.TextField):
 
     def value_to_string(self, obj: models.Model) -> str:
         return seal_passwords(self.value_from_object(obj))
+
+
+def check_encryption_key(databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A database check (`manage.py check --database default`, and `migrate`): the
+    configured keys open the newest and the oldest encrypted rule and revision."""
+    from senders.models import OverrideRule, Revision
+
+    for database in databases or ():
+        for model, field in ((OverrideRule, "text"), (Revision, "document")):
+            stored = model.objects.using(database).filter(**{f"{field}__contains": MARK})
+            try:
+                for order in ("pk", "-pk"):
+                    stored.order_by(order).values_list(field, flat=True).first()
+            except EncryptionKeyMismatch as error:
+                return [CheckError(str(error), id="senders.E001")]
+            except DatabaseError:  # not migrated yet: nothing is encrypted
+                break
+    return []
