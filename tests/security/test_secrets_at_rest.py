@@ -49,7 +49,7 @@ TOKEN = re.compile(re.escape(MARK) + r"gAAAAA[A-Za-z0-9_=-]+")
 def raw(sql: str, *params: Any) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return list(cursor.fetchall())
+        return list(cursor.fetchall()) if cursor.description else []
 
 
 def stored_rules(sender: MailSender) -> list[str]:
