@@ -59,13 +59,36 @@ class EncryptionKeyMismatch(Exception):
         )
 
 
+# Passwords decrypted before, per key set: pages and the export read the same rules
+# and revisions again and again. About 100 bytes each; emptied when full.
+DECRYPTED_KEPT = 50_000
+
+
+class _Keyring:
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.fernet = MultiFernet([Fernet(key) for key in keys])
+        self.decrypted: dict[str, str] = {}
+
+    def decrypt(self, token: str) -> str:
+        found = self.decrypted.get(token)
+        if found is None:
+            try:
+                found = self.fernet.decrypt(token.encode("ascii")).decode()
+            except (InvalidToken, UnicodeError):
+                raise EncryptionKeyMismatch() from None
+            if len(self.decrypted) >= DECRYPTED_KEPT:
+                self.decrypted.clear()
+            self.decrypted[token] = found
+        return found
+
+
 @functools.lru_cache(maxsize=4)
-def _fernet_for(keys: tuple[str, ...]) -> MultiFernet:
-    return MultiFernet([Fernet(key) for key in keys])
+def _keyring_for(keys: tuple[str, ...]) -> _Keyring:
+    return _Keyring(keys)
 
 
-def _fernet() -> MultiFernet:
-    return _fernet_for(tuple(settings.SECRETS_ENCRYPTION_KEYS))
+def _keyring() -> _Keyring:
+    return _keyring_for(tuple(settings.SECRETS_ENCRYPTION_KEYS))
 
 
 def _is_token(text: str) -> bool:
@@ -82,17 +105,14 @@ def _is_token(text: str) -> bool:
 
 
 def encrypt_password(password: str) -> str:
-    return MARK + _fernet().encrypt(password.encode()).decode("ascii")
+    return MARK + _keyring().fernet.encrypt(password.encode()).decode("ascii")
 
 
 def decrypt_password(stored: str) -> str:
     """The clear password; a password stored before encryption is returned as it is."""
     if not stored.startswith(MARK):
         return stored
-    try:
-        return _fernet().decrypt(stored[len(MARK) :].encode("ascii")).decode()
-    except (InvalidToken, UnicodeError):
-        raise EncryptionKeyMismatch() from None
+    return _keyring().decrypt(stored[len(MARK) :])
 
 
 def _seal_one(password: str) -> str:
@@ -105,37 +125,56 @@ def _seal_one(password: str) -> str:
     return encrypt_password(password)
 
 
-def _each_password(text: str, change: Callable[[str], str]) -> str:
-    return _CREDENTIALS.sub(
-        lambda m: m["head"] + change(m["password"]) + m["tail"],
-        text,
-    )
+def _each_password(text: str, needle: str, change: Callable[[str], str]) -> str:
+    """`text` with `change` applied to the password of each line holding `needle`.
+
+    Only those lines are looked at: a 10,000-line table with a thousand passwords
+    costs a thousand line matches, not a scan of every line.
+    """
+    parts: list[str] = []
+    done = 0  # text[:done] is in parts
+    found = text.find(needle)
+    while found != -1:
+        start = text.rfind("\n", 0, found) + 1
+        end = text.find("\n", found)
+        end = len(text) if end == -1 else end
+        match = _CREDENTIALS.match(text, start, end)
+        if match is not None:
+            parts += [text[done : match.start("password")], change(match["password"])]
+            done = match.end("password")
+        found = text.find(needle, end)
+    if not parts:
+        return text
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def seal_passwords(text: str) -> str:
     """`text` (a rule or a table document) with each clear password encrypted."""
-    if "@" not in text:
-        return text
-    return _each_password(text, _seal_one)
+    return _each_password(text, "@", _seal_one)
 
 
 def seal_all_passwords(text: str) -> str:
     """Every password encrypted, whatever it looks like: for text known to be clear."""
-    if "@" not in text:
-        return text
-    return _each_password(text, encrypt_password)
+    return _each_password(text, "@", encrypt_password)
 
 
 def count_passwords(text: str) -> int:
     """How many passwords `text` holds."""
-    return 0 if "@" not in text else sum(1 for _ in _CREDENTIALS.finditer(text))
+    count = 0
+
+    def counted(password: str) -> str:
+        nonlocal count
+        count += 1
+        return password
+
+    _each_password(text, "@", counted)
+    return count
 
 
 def open_passwords(text: str) -> str:
     """`text` with each encrypted password decrypted; raises EncryptionKeyMismatch."""
-    if MARK not in text:
-        return text
-    return _each_password(text, decrypt_password)
+    return _each_password(text, MARK, decrypt_password)
 
 
 class EncryptedPasswordsField(models.TextField):
