@@ -39,7 +39,7 @@ MARK = "{fernet}"
 # Lines of a table document (senders.tabletext) are rules, "#disabled: <rule>" or
 # comments ("#..."), which hold no credentials.
 _CREDENTIALS = re.compile(
-    r"^(?P<head>(?i:#disabled:)?[ \t]*[^\s#]\S*[ \t]+[^\s:]+:)"
+    r"^(?P<head>[ \t]*(?i:#disabled:)?[ \t]*[^\s#]\S*[ \t]+[^\s:]+:)"
     r"(?P<password>\S+)(?P<tail>@[^\s@]+)(?=\s|$)",
     re.MULTILINE,
 )

@@ -25,13 +25,16 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client, override_settings
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
+from senders.engine import OverrideSyntaxError, format_rule, parse_rule
 from senders.export import create_token
-from senders.fields import MARK
+from senders.fields import MARK, open_passwords, seal_passwords
 from senders.models import MailSender, OverrideRule, Revision
 from senders.tables import add_rule, document_of, entries_of, replace_table, update_rule
 from senders.tabletext import parse_document
-from tests.security.conftest import ACTOR, SECRET, TABLE, fill
+from tests.security.conftest import ACTOR, ENGINE, SECRET, TABLE, fill
 
 pytestmark = pytest.mark.django_db
 
@@ -150,6 +153,38 @@ def test_rules_without_passwords_are_stored_as_they_are(sender: MailSender) -> N
     fill(sender, table)
     assert stored_rules(sender) == table.splitlines()
     assert stored_documents(sender) == [table]
+
+
+PASSWORDS = st.text(
+    st.characters(exclude_categories=("Cc", "Cs", "Zs", "Zl", "Zp")) | st.sampled_from(":@{}$#"),
+    min_size=1,
+    max_size=30,
+)
+
+
+@pytest.mark.django_db(databases=[])
+@ENGINE
+@given(
+    user=st.text(st.characters(exclude_categories=("Cc", "Cs", "Z")), min_size=1, max_size=10),
+    password=PASSWORDS,
+    condition=st.sampled_from(["", " $end", " $from=a:b@c.example", " $authsender~=/x@y/"]),
+    disabled=st.booleans(),
+)
+def test_any_password_is_encrypted_alone_and_reads_back_the_same(
+    user: str, password: str, condition: str, disabled: bool
+) -> None:
+    try:
+        rule = format_rule(parse_rule(f"* {user}:{password}@smtp.corp.example:587{condition}"))
+    except OverrideSyntaxError:
+        assume(False)
+        raise
+    document = f"# note {user}:{password}@x\n{'#disabled: ' if disabled else ''}{rule}\n"
+    sealed = seal_passwords(document)
+    assert open_passwords(sealed) == document
+    stored = parse_rule(sealed.splitlines()[1].removeprefix("#disabled: "))
+    assert TOKEN.fullmatch(stored.server.password or "")
+    assert stored.server.username == parse_rule(rule).server.username
+    assert sealed.splitlines()[0] == document.splitlines()[0]  # comments are not rules
 
 
 # ---------------------------------------------------------------- reading
