@@ -42,6 +42,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _support import (
@@ -188,6 +190,7 @@ def main() -> int:
         "PRODUCTION": "1",
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
+        "SECRETS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "ALLOWED_HOSTS": "127.0.0.1",
         # Plain HTTP on loopback: no redirect to HTTPS, no secure-only cookies.
         "SECURE_HTTPS": "0",

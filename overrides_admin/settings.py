@@ -75,6 +75,52 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 
+# Relay passwords are encrypted in the database with these Fernet keys (senders.fields):
+# the first encrypts, all decrypt, so a new key goes first and old ones stay behind it
+# until `manage.py reencrypt_secrets` has run (docs/security.md, "Passwords at rest").
+GENERATE_FERNET_KEY = (
+    "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+)
+# Only for the test suite: a fixed key, so that tests need no environment.
+TEST_ENCRYPTION_KEY = "dGVzdC1rZXktbm90LWZvci1wcm9kdWN0aW9uLTMyYiE="
+
+
+def _encryption_keys() -> list[str]:
+    from cryptography.fernet import Fernet
+
+    keys, source = envlist("SECRETS_ENCRYPTION_KEYS"), "SECRETS_ENCRYPTION_KEYS"
+    if not keys and PRODUCTION:
+        raise ImproperlyConfigured(
+            "SECRETS_ENCRYPTION_KEYS is required when PRODUCTION is on: it encrypts the relay "
+            f"passwords in the database (generate one with: {GENERATE_FERNET_KEY})"
+        )
+    if not keys and TESTING:
+        keys = [TEST_ENCRYPTION_KEY]
+    elif not keys:
+        # Local use: generate once, owner-only from the start, like the secret key.
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        path = DATA_DIR / "secrets_encryption_key"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as file:
+                file.write(Fernet.generate_key().decode())
+        keys, source = [path.read_text().strip()], str(path)
+    for number, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{source}: key {number} of {len(keys)} is not a Fernet key (32 url-safe "
+                f"base64-encoded bytes; generate one with: {GENERATE_FERNET_KEY})"
+            ) from None
+    return keys
+
+
+SECRETS_ENCRYPTION_KEYS = _encryption_keys()
+
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1]")
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is required when PRODUCTION is on")

@@ -21,6 +21,7 @@ echo "== migrations are up to date"
 $PY manage.py makemigrations --check --dry-run
 echo "== check --deploy with production settings"
 PRODUCTION=1 DEBUG=0 SECRET_KEY="$($PY -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+  SECRETS_ENCRYPTION_KEYS="$($PY -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
   ALLOWED_HOSTS=overrides.example.org DATABASE_URL="${DATABASE_URL:-}" \
   $PY manage.py check --deploy --fail-level WARNING
 

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 from django.db.models.signals import post_migrate
 
 
@@ -11,7 +12,10 @@ class SendersConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from senders.accounts import start_session_clock
+        from senders.fields import check_encryption_key
         from senders.roles import ensure_roles
+
+        checks.register(check_encryption_key, checks.Tags.database)
 
         # After auth's own post_migrate handler has created the permissions.
         post_migrate.connect(ensure_roles, sender=self, dispatch_uid="senders.ensure_roles")

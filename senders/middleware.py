@@ -1,9 +1,11 @@
 """Middleware of the app: htmx requests whose session ran out go to the login page; a
-database failure the view did not handle is a friendly 503, not a 500; sessions end
-when idle or too old; pages for a logged-in user are never stored by a cache."""
+database failure the view did not handle, or stored passwords that the configured
+encryption key cannot open, is a clear 503, not a 500; sessions end when idle or
+too old; pages for a logged-in user are never stored by a cache."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -20,6 +22,9 @@ from django.utils.cache import patch_cache_control
 from django_htmx.http import HttpResponseClientRedirect
 
 from senders.accounts import SESSION_LAST_SEEN, SESSION_STARTED, duration_in_words
+from senders.fields import EncryptionKeyMismatch
+
+logger = logging.getLogger(__name__)
 
 # The last-seen time is written at most this often, not on every request: the idle
 # timeout is exact to within this much.
@@ -67,6 +72,11 @@ class DatabaseTroubleMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, EncryptionKeyMismatch):
+            # Not the user's doing and not passing: say what the operator must fix.
+            logger.error("%s", exception)
+            body = loader.get_template("errors/503_encryption_key.html").render()
+            return HttpResponse(body, status=503)
         if not isinstance(exception, DatabaseError):
             return None
         from senders.views.common import database_trouble

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from senders.fields import EncryptedPasswordsField
+
 
 class MailSender(models.Model):
     name = models.CharField(max_length=200)
@@ -85,7 +87,8 @@ class MailSender(models.Model):
 class OverrideRule(models.Model):
     sender = models.ForeignKey(MailSender, on_delete=models.CASCADE, related_name="rules")
     position = models.PositiveIntegerField(help_text="1-based place in the table")
-    text = models.TextField("rule", help_text="Canonical rule text")
+    # Relay passwords are encrypted in the database (senders.fields); reads see clear text.
+    text = EncryptedPasswordsField("rule", help_text="Canonical rule text")
     enabled = models.BooleanField(default=True)
     comment = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -118,8 +121,8 @@ class Revision(models.Model):
     sender = models.ForeignKey(MailSender, on_delete=models.CASCADE, related_name="revisions")
     number = models.PositiveIntegerField()
     # The table as a document (see senders.tabletext): comments, disabled rules and
-    # all, so that rolling back restores exactly what was there.
-    document = models.TextField()
+    # all, so that rolling back restores exactly what was there. Passwords encrypted.
+    document = EncryptedPasswordsField()
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -165,6 +165,7 @@ def _production(*args: str, code: str = "") -> subprocess.CompletedProcess[str]:
         "PRODUCTION": "1",
         "DEBUG": "0",
         "SECRET_KEY": "x" * 60 + "-production-test-key-not-used-anywhere",
+        "SECRETS_ENCRYPTION_KEYS": settings.TEST_ENCRYPTION_KEY,
         "ALLOWED_HOSTS": "overrides.example.org",
     }
     command = [sys.executable, *(["-c", code] if code else ["manage.py", *args])]

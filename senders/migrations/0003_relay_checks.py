@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('senders', '0001_initial'),
+        ('senders', '0002_encrypt_relay_passwords'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
