@@ -125,11 +125,9 @@ class Agent:
             text = f"304 not modified ({describe(self.table.revision)})"
         if fetched.outcome == "error":
             self.failures += 1
-            if self.failures == 1 or "refused" in text:
-                serving = (
-                    f"keeping {describe(self.table.revision)}" if self.table else "no table yet"
-                )
-                logger.error("fetch failed: %s; %s", text, serving)
+            # Without a table the caller reports the failure (as the reason it cannot start).
+            if self.table is not None and (self.failures == 1 or "refused" in text):
+                logger.error("fetch failed: %s; keeping %s", text, describe(self.table.revision))
         else:
             if self.failures:
                 logger.info("fetch works again after %d failure(s)", self.failures)

@@ -81,7 +81,7 @@ def test_an_unreachable_server_is_one_line() -> None:
 def test_polls_are_jittered_below_the_interval_and_back_off_on_errors() -> None:
     rng = random.Random(1)
     delays = [next_delay(30, 0, rng) for _ in range(200)]
-    assert 22.5 <= min(delays) and max(delays) <= 30
+    assert min(delays) >= 22.5 and max(delays) <= 30
     assert max(delays) - min(delays) > 5
     assert 45 <= next_delay(30, 1, rng) <= 60
     assert 90 <= next_delay(30, 2, rng) <= 120
@@ -145,8 +145,8 @@ def test_a_broken_table_on_the_server_does_not_replace_the_good_one(
     assert agent.table is not None and agent.table.revision == 4
     assert json.loads((tmp_path / "table.json").read_text())["revision"] == 4
     assert caplog.messages == [
-        "fetch failed: refused revision 5: table does not parse: line 1, col 33: repeated option $end; "
-        "keeping revision 4"
+        "fetch failed: refused revision 5: table does not parse: line 1, col 33: "
+        "repeated option $end; keeping revision 4"
     ]
 
 
