@@ -105,7 +105,7 @@ def _origin(url: str) -> str:
 
 def _first_line(data: bytes) -> str:
     text = data.decode("utf-8", "replace").strip().splitlines()
-    return text[0][:200] if text else ""
+    return text[0][:200].rstrip(".") if text else ""
 
 
 def next_delay(interval: float, failures: int, rng: random.Random | None = None) -> float:
