@@ -49,7 +49,7 @@ def lint_sender(sender: MailSender) -> list[LintWarning]:
     except OverrideSyntaxError:
         warnings = []  # a table that no longer parses has bigger problems than lint
     else:
-        warnings = lint_table(rules, local_domains)
+        warnings = lint_table(rules, local_domains, postfix=True)
     cache.set(key, warnings, CACHE_SECONDS)
     return warnings
 
@@ -63,7 +63,7 @@ def _lint_key(sender: MailSender, revision: int, local_domains: Sequence[str]) -
 def lint_entries(entries: Sequence[Entry], local_domains: Iterable[str] = ()) -> list[LintWarning]:
     """Warnings for a parsed document (bulk editor); line numbers are document lines."""
     rules = [rule_at(entry.text, entry.line) for entry in entries if entry.enabled]
-    return lint_table(rules, local_domains)
+    return lint_table(rules, local_domains, postfix=True)
 
 
 def lint_context(sender: MailSender) -> dict[str, Any]:
