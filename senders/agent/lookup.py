@@ -168,6 +168,9 @@ class Table:
             if any(isinstance(c, DnsMxCondition) for c in rule.conditions)
         )
         self.sasl, self.sasl_conflicts = sasl_index(self.rules)
+        # Transport answers that needed no DNS, by the key's domain part: they depend on
+        # nothing else, and this table never changes (a new revision is a new Table).
+        self.answers: dict[str, Reply] = {}
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -307,9 +310,26 @@ def lookup(table: Table | None, map_name: str, key: str, resolver: Resolver) -> 
     return Reply("PERM", f'unknown map "{_text(map_name)}" (expected transport or sasl)')
 
 
+MAX_ANSWERS = 100_000  # remembered per table; then forgotten all at once
+
+
 def lookup_without_dns(table: Table | None, map_name: str, key: str) -> Reply | None:
-    """Like `lookup`, or None when the answer needs DNS (run `lookup` off the event loop)."""
-    if map_name == "transport" and table is not None and key.strip() not in ("", "*"):
+    """Like `lookup`, or None when the answer needs DNS (run `lookup` off the event loop).
+
+    This is the hot path: a domain asked before is one dict lookup.
+    """
+    if map_name == "transport" and table is not None:
+        domain = key.rpartition("@")[2]
+        reply = table.answers.get(domain)
+        if reply is not None:
+            return reply
+        if key.strip() in ("", "*"):
+            return NOTFOUND
         fast = route_without_dns(table, key)
-        return fast.reply if fast is not None else None
+        if fast is None:
+            return None
+        if len(table.answers) >= MAX_ANSWERS:
+            table.answers.clear()
+        table.answers[domain] = fast.reply
+        return fast.reply
     return lookup(table, map_name, key, _NoDns())

@@ -18,6 +18,8 @@ import logging
 import os
 import socket
 import stat
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,25 +141,26 @@ class SocketmapServer:
         self._slow = slow
         self._mode = socket_mode
         self._group = socket_group
-        self._servers: list[asyncio.AbstractServer] = []
+        self._servers: list[asyncio.base_events.Server] = []
         self._paths: list[str] = []
         self.bound: list[Listen] = []
 
     async def listen(self, where: Listen) -> None:
+        loop = asyncio.get_running_loop()
         try:
             if where.kind == "unix":
                 clear_stale_socket(where.path)
                 parent = Path(where.path).parent
                 if not parent.is_dir():
                     raise ListenError(f"unix:{where.path}: directory {parent} does not exist")
-                server = await asyncio.start_unix_server(self._serve, path=where.path)
+                server = await loop.create_unix_server(self._protocol, path=where.path)
                 self._paths.append(where.path)
                 os.chmod(where.path, self._mode)
                 if self._group is not None:
                     os.chown(where.path, -1, self._group)
                 self.bound.append(where)
             else:
-                server = await asyncio.start_server(self._serve, where.host, where.port)
+                server = await loop.create_server(self._protocol, where.host, where.port)
                 port = server.sockets[0].getsockname()[1]
                 self.bound.append(Listen("inet", host=where.host, port=port))
         except OSError as error:
@@ -179,36 +182,112 @@ class SocketmapServer:
         self._servers.clear()
         self._paths.clear()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        decoder = Decoder()
-        loop = asyncio.get_running_loop()
+    def _protocol(self) -> _Connection:
+        return _Connection(self._answer, self._slow)
+
+
+class _Connection(asyncio.Protocol):
+    """One Postfix connection: requests answered in order, one reply per request.
+
+    A protocol rather than streams: a lookup that needs no DNS is answered inside
+    `data_received`, with no task switch (this is the hot path). A lookup that needs
+    DNS runs in a thread; requests behind it wait, so replies keep their order.
+    """
+
+    def __init__(self, answer: Answer, slow: SlowAnswer) -> None:
+        self._answer = answer
+        self._slow = slow
+        self._decoder = Decoder()
+        self._pending: deque[bytes] = deque()
+        self._busy = False
+        self._paused = False
+        self._active = time.monotonic()
+        self._transport: asyncio.Transport | None = None
+        self._idle: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._idle = asyncio.get_running_loop().call_later(IDLE_TIMEOUT, self._check_idle)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+        self._transport = None
+        self._pending.clear()
+
+    def _check_idle(self) -> None:
+        if self._transport is None:
+            return
+        idle = time.monotonic() - self._active
+        if idle >= IDLE_TIMEOUT and not self._busy:
+            self._transport.close()
+            return
+        delay = max(1.0, IDLE_TIMEOUT - idle)
+        self._idle = asyncio.get_running_loop().call_later(delay, self._check_idle)
+
+    def data_received(self, data: bytes) -> None:
+        self._active = time.monotonic()
         try:
-            while True:
-                data = await asyncio.wait_for(reader.read(READ_SIZE), IDLE_TIMEOUT)
-                if not data:
-                    break
-                for payload in decoder.feed(data):
-                    request = payload.decode("utf-8", "replace")
-                    map_name, space, key = request.partition(" ")
-                    reply: Reply | None
-                    if not space:
-                        reply = Reply("PERM", "malformed request (expected <map> <key>)")
-                    else:
-                        reply = self._answer(map_name, key)
-                        if reply is None:
-                            reply = await loop.run_in_executor(None, self._slow, map_name, key)
-                    writer.write(encode(reply.wire()))
-                await writer.drain()
+            self._pending.extend(self._decoder.feed(data))
         except NetstringError as error:
             logger.warning("closing a socketmap connection: %s", error)
-        except (TimeoutError, ConnectionError):
-            pass
+            self._pending.clear()
+            if self._transport is not None:
+                self._transport.close()
+            return
+        if not self._busy:
+            self._run()
+
+    def pause_writing(self) -> None:  # the client does not read its replies: stop reading
+        self._paused = True
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        if self._transport is not None:
+            self._transport.resume_reading()
+
+    def _run(self) -> None:
+        out: list[bytes] = []
+        try:
+            while self._pending and self._transport is not None:
+                map_name, space, key = (
+                    self._pending.popleft().decode("utf-8", "replace").partition(" ")
+                )
+                if not space:
+                    reply: Reply | None = Reply("PERM", "malformed request (expected <map> <key>)")
+                else:
+                    reply = self._answer(map_name, key)
+                if reply is None:
+                    self._busy = True
+                    loop = asyncio.get_running_loop()
+                    future = loop.run_in_executor(None, self._slow, map_name, key)
+                    future.add_done_callback(self._slow_done)
+                    break
+                out.append(encode(reply.wire()))
         except Exception:  # a bug in a lookup must not take the server down
-            logger.exception("socketmap connection failed")
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            logger.exception("socketmap lookup failed; closing the connection")
+            if self._transport is not None:
+                self._transport.close()
+            return
+        if out and self._transport is not None:
+            self._transport.write(b"".join(out))
+
+    def _slow_done(self, future: asyncio.Future[Reply]) -> None:
+        self._busy = False
+        self._active = time.monotonic()
+        if self._transport is None:
+            return
+        try:
+            reply = future.result()
+        except Exception:
+            logger.exception("socketmap lookup failed; closing the connection")
+            self._transport.close()
+            return
+        self._transport.write(encode(reply.wire()))
+        self._run()
 
 
 def connect(where: Listen, timeout: float = 5.0) -> socket.socket:
