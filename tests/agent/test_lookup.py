@@ -193,3 +193,18 @@ def test_an_unknown_map_is_a_permanent_error() -> None:
 def test_notfound_goes_on_the_wire_with_its_space() -> None:
     reply = lookup(None, "transport", "*", StaticResolver())
     assert reply.wire() == b"NOTFOUND "
+
+
+def test_answers_without_dns_are_remembered_per_domain_for_this_table_only() -> None:
+    from senders.agent.lookup import lookup_without_dns
+
+    table = Table(parse_table(TABLE))
+    first = lookup_without_dns(table, "transport", "a@example.com")
+    assert table.answers == {"example.com": first}
+    assert lookup_without_dns(table, "transport", "b@example.com") is first
+    assert lookup_without_dns(table, "transport", "x@both.test") is None  # needs DNS
+    assert "both.test" not in table.answers
+    newer = Table(parse_table("example.com relay.example.net\n"))
+    assert str(lookup_without_dns(newer, "transport", "a@example.com")) == (
+        "OK smtp:[relay.example.net]:25"
+    )

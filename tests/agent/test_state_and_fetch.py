@@ -199,3 +199,23 @@ def test_the_agent_logs_one_line_per_served_revision(
         f"serving revision 5 (1 rule) from {export_server.url}",
     ]
     assert agent.ask("transport", "bob@example.com") == "OK smtp:[relay.example.net]:587"
+
+
+def test_the_log_names_login_conflicts_but_never_a_password_or_the_token(
+    export_server: ExportServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    export_server.publish(
+        "a.example ann:pw-alpha@smtp.x.com:587\nb.example bob:pw-beta@smtp.x.com:587\n",
+        revision=2,
+    )
+    agent = agent_for(export_server, tmp_path)
+    with caplog.at_level(logging.DEBUG, logger="overrides_agent"):
+        agent.poll_once()
+        export_server.status = 503
+        agent.poll_once()
+    assert caplog.messages[1] == (
+        "sasl: lines 1 and 2 use different users for smtp.x.com:587 (ann, bob); Postfix can "
+        "use only one: the agent gives it ann (line 1)"
+    )
+    text = "\n".join(caplog.messages)
+    assert "pw-" not in text and TOKEN not in text
