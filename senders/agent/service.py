@@ -20,7 +20,7 @@ from senders.agent.export import kind_of
 from senders.agent.fetch import Fetched, Fetcher, next_delay
 from senders.agent.lookup import Reply, Table, lookup, lookup_without_dns
 from senders.agent.socketmap import Listen, SocketmapServer
-from senders.agent.state import FetchStatus, Saved, StateStore, now
+from senders.agent.state import FetchStatus, Saved, StateError, StateStore, now
 from senders.engine import DnsResolver, Resolver, Rule
 
 logger = logging.getLogger("overrides_agent")
@@ -182,7 +182,10 @@ class Agent:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, stop.set)
         self.state.prepare()
-        self.load_saved()  # before listening: Postfix gets the saved table at once
+        try:
+            self.load_saved()  # before listening: Postfix gets the saved table at once
+        except StateError as error:
+            logger.error("%s; starting without it", error)
         server = await self.open_sockets()
         try:
             await self.first_fetch()

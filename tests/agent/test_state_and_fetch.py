@@ -219,3 +219,22 @@ def test_the_log_names_login_conflicts_but_never_a_password_or_the_token(
     )
     text = "\n".join(caplog.messages)
     assert "pw-" not in text and TOKEN not in text
+
+
+def test_a_damaged_state_file_does_not_stop_a_start_that_can_fetch(
+    export_server: ExportServer,
+    start_agent: Callable[..., RunningAgent],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    state = tmp_path / "damaged"
+    state.mkdir()
+    (state / "table.json").write_text("{")
+    export_server.publish(GOOD, revision=6)
+    with caplog.at_level(logging.INFO, logger="overrides_agent"):
+        agent = start_agent(state_dir=state)
+        assert agent.ask("transport", "bob@example.com") == "OK smtp:[smtp.myisp.com]:25"
+    assert caplog.messages[0] == (
+        f"{state}/table.json is unusable: not a saved table; starting without it"
+    )
+    assert json.loads((state / "table.json").read_text())["revision"] == 6
