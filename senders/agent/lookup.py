@@ -13,9 +13,9 @@ decided there; the agent routes as if they were not in the table (docs/postfix.m
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from senders.engine import (
     CompiledTable,
@@ -218,10 +218,38 @@ class Route:
     unused_lines: tuple[int, ...] = field(default=())
 
 
-def route_without_dns(table: Table, recipient: str) -> Route | None:
-    """The route if it needs no DNS lookup; None if it does (call `route`)."""
+def _message(table: Table, recipient: str, attributes: Mapping[str, str | int]) -> Message:
+    """The message as the MTA describes it: only the attributes the table was built to know.
+
+    Raises ValueError for a recipient without a usable domain (or a bad attribute value),
+    TypeError for an attribute the table was not built to know.
+    """
+    fields: dict[str, Any] = {}
+    for name, value in attributes.items():
+        if name not in table.known:
+            raise TypeError(f"{name} is not known to this table (Table(known=...))")
+        fields[_MESSAGE_FIELD[name]] = value
+    return Message(recipient, **fields)
+
+
+_MESSAGE_FIELD = {
+    "from": "sender",
+    "authsender": "auth_sender",
+    "size": "size",
+    "retries": "retries",
+}
+
+
+def route_without_dns(
+    table: Table, recipient: str, attributes: Mapping[str, str | int] | None = None
+) -> Route | None:
+    """The route if it needs no DNS lookup; None if it does (call `route`).
+
+    `attributes` (`from`, `authsender`, `size`, `retries`) are for MTAs that pass them
+    (Exim's readsocket); the table must be built with them in `known`. Postfix passes none.
+    """
     try:
-        message = Message(recipient)
+        message = _message(table, recipient, attributes or {})
     except ValueError:
         return Route(NOTFOUND)  # `*`, a bare local name, an address literal: not ours
     if table.needs_dns_for(message.domain):
@@ -235,12 +263,17 @@ def route_without_dns(table: Table, recipient: str) -> Route | None:
     return None  # $adddns: the domain's MX hosts are needed
 
 
-def route(table: Table, recipient: str, resolver: Resolver) -> Route:
+def route(
+    table: Table,
+    recipient: str,
+    resolver: Resolver,
+    attributes: Mapping[str, str | int] | None = None,
+) -> Route:
     """How Postfix will route `recipient` with `table` (DNS through `resolver` if needed)."""
-    fast = route_without_dns(table, recipient)
+    fast = route_without_dns(table, recipient, attributes)
     if fast is not None:
         return fast
-    result = evaluate(table.routing, Message(recipient), resolver)
+    result = evaluate(table.routing, _message(table, recipient, attributes or {}), resolver)
     return Route(postfix_reply(result), result)
 
 

@@ -208,3 +208,14 @@ def test_answers_without_dns_are_remembered_per_domain_for_this_table_only() -> 
     assert str(lookup_without_dns(newer, "transport", "a@example.com")) == (
         "OK smtp:[relay.example.net]:25"
     )
+
+
+def test_an_mta_that_passes_message_attributes_gets_those_lines_honoured() -> None:
+    # The layer a second MTA (Exim's readsocket passes sender, size, auth user) builds on.
+    table = Table(parse_table(TABLE), known=frozenset({"size", "authsender"}))
+    assert [rule.line for rule in table.unused] == [4]  # $retries: still unknown
+    big = route(table, "a@x.org", StaticResolver(), {"size": 20_000_000})
+    assert str(big.reply) == "OK smtp:[relay.myisp.com]:587"
+    joe = route(table, "a@x.org", StaticResolver(), {"authsender": "JOE"})
+    assert str(joe.reply) == "OK smtp:[smtp.corp.example]:25"
+    assert str(route(table, "a@x.org", StaticResolver(), {"size": 10}).reply) == "NOTFOUND"
