@@ -246,3 +246,8 @@ BENCHMARK_CEILING_VIEW = envbool("BENCHMARK_CEILING_VIEW", False)
 
 # DNS defaults for the "test a message" view (a sender may name its own servers).
 DNS_TIMEOUT = envint("DNS_TIMEOUT_SECONDS", 5)
+
+# The senders' mail goes through overrides-agent on Postfix (docs/postfix.md): lint
+# then warns about the lines Postfix cannot honour exactly, and "test a message" shows
+# how the Postfix agent routes where that differs from the full evaluation.
+POSTFIX_AGENT = envbool("POSTFIX_AGENT", False)

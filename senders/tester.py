@@ -387,6 +387,8 @@ def postfix_outcome(
 
     Computed by the agent's own lookup core, so the page says what the agent will answer.
     """
+    if not settings.POSTFIX_AGENT:
+        return None
     agent = table.postfix
     if not agent.unused and not agent.sasl_conflicts:
         return None  # the agent evaluates exactly this table: no difference possible

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -13,6 +15,12 @@ from senders.tables import Actor, add_rule
 from senders.tabletext import parse_document
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _postfix_agent(settings: Any) -> None:
+    settings.POSTFIX_AGENT = True  # POSTFIX_AGENT=1: this admin's senders deliver through it
+
 
 ACTOR = Actor(source=Revision.Source.COMMAND)
 
@@ -50,3 +58,11 @@ def test_the_table_page_shows_them_without_passwords(
         "only one: the agent gives it the one of line 2 (ann)"
     ) in body
     assert "pw-alpha" not in body and "pw-beta" not in body
+
+
+def test_without_postfix_agent_there_are_no_postfix_warnings(
+    table: MailSender, settings: Any
+) -> None:
+    settings.POSTFIX_AGENT = False
+    codes = {w.code for w in lint_sender(table)}
+    assert POSTFIX_CONDITION not in codes and POSTFIX_LOGIN not in codes

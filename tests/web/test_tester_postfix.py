@@ -14,6 +14,12 @@ from senders.tabletext import parse_document
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _postfix_agent(settings: Any) -> None:
+    settings.POSTFIX_AGENT = True
+
+
 ACTOR = Actor(source=Revision.Source.COMMAND)
 TABLE = """\
 example.com smtp.myisp.com
@@ -87,3 +93,12 @@ def test_a_table_postfix_honours_fully_never_shows_it(
     replace_table(sender, parse_document("example.com smtp.myisp.com\n"), actor=ACTOR)
     sender.refresh_from_db()
     assert outcome_of(run(viewer_client, sender, recipients="a@example.com")).postfix is None
+
+
+def test_without_postfix_agent_the_postfix_route_is_not_shown(
+    viewer_client: Client, table: MailSender, settings: Any
+) -> None:
+    settings.POSTFIX_AGENT = False
+    response = run(viewer_client, table, recipients="a@x.org", size="20M")
+    assert outcome_of(response).postfix is None
+    assert "As the Postfix agent will route it" not in response.content.decode()
