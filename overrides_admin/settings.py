@@ -350,3 +350,8 @@ RELAY_CHECK_INTERVAL_SECONDS = envint("RELAY_CHECK_INTERVAL_SECONDS", 10)
 RELAY_CHECKS_PER_MINUTE = envint("RELAY_CHECKS_PER_MINUTE", 30)
 # Extra CA certificates to trust for relay certificates (a PEM file); empty: the system's.
 RELAY_CHECK_CA_FILE = os.environ.get("RELAY_CHECK_CA_FILE", "")
+
+# The senders' mail goes through overrides-agent on Postfix (docs/postfix.md): lint
+# then warns about the lines Postfix cannot honour exactly, and "test a message" shows
+# how the Postfix agent routes where that differs from the full evaluation.
+POSTFIX_AGENT = envbool("POSTFIX_AGENT", False)

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 
 from senders.engine import OverrideSyntaxError
@@ -49,7 +50,7 @@ def lint_sender(sender: MailSender) -> list[LintWarning]:
     except OverrideSyntaxError:
         warnings = []  # a table that no longer parses has bigger problems than lint
     else:
-        warnings = lint_table(rules, local_domains)
+        warnings = lint_table(rules, local_domains, postfix=settings.POSTFIX_AGENT)
     cache.set(key, warnings, CACHE_SECONDS)
     return warnings
 
@@ -57,13 +58,14 @@ def lint_sender(sender: MailSender) -> list[LintWarning]:
 def _lint_key(sender: MailSender, revision: int, local_domains: Sequence[str]) -> str:
     # created_at tells apart a sender deleted and created again under the same id.
     digest = hashlib.sha256("\0".join(local_domains).encode("utf-8", "replace")).hexdigest()
-    return f"senders:lint:{sender.pk}:{sender.created_at.timestamp()}:{revision}:{digest}"
+    postfix = "postfix" if settings.POSTFIX_AGENT else "any"
+    return f"senders:lint:{sender.pk}:{sender.created_at.timestamp()}:{revision}:{digest}:{postfix}"
 
 
 def lint_entries(entries: Sequence[Entry], local_domains: Iterable[str] = ()) -> list[LintWarning]:
     """Warnings for a parsed document (bulk editor); line numbers are document lines."""
     rules = [rule_at(entry.text, entry.line) for entry in entries if entry.enabled]
-    return lint_table(rules, local_domains)
+    return lint_table(rules, local_domains, postfix=settings.POSTFIX_AGENT)
 
 
 def lint_context(sender: MailSender) -> dict[str, Any]:

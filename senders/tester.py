@@ -24,6 +24,8 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from senders.agent.lookup import Table as AgentTable
+from senders.agent.lookup import route as agent_route
 from senders.engine import (
     CompiledTable,
     DnsResolver,
@@ -308,6 +310,11 @@ class TableUnderTest:
         rules = tuple((e.line, rule_at(e.text, e.line), e.enabled) for e in entries)
         return cls(rules, compile_table(rule for _, rule, enabled in rules if enabled))
 
+    @functools.cached_property
+    def postfix(self) -> AgentTable:
+        """The table as the Postfix agent (senders.agent) serves it."""
+        return AgentTable([rule for _, rule, enabled in self.rules if enabled])
+
 
 @dataclass(frozen=True)
 class RuleRow:
@@ -345,6 +352,64 @@ class HopRow:
         return (self.host, self.port, self.preference, self.line is None, self.username)
 
 
+@dataclass(frozen=True)
+class PostfixOutcome:
+    """How the Postfix agent routes a domain, shown where it differs from the full evaluation."""
+
+    answer: str  # the transport map's reply, as `overrides-agent check --lookup` prints it
+    reason: str
+    hops: list[HopRow]
+    left_out: list[int]  # lines with conditions a transport lookup cannot check
+
+
+def _route_key(result: Result | None, logins: AgentTable | None) -> tuple[object, ...]:
+    """What Postfix does: its own MX routing (no line matched), defer, or these relays in
+    this order with these users (from the sasl map when `logins` is given)."""
+    if result is None or (result.status in ("dns", "undeliverable") and not result.matched_lines):
+        return ("own routing",)
+    if result.status == "defer":
+        return ("defer",)
+    hops: list[tuple[str, int, str | None]] = []
+    for hop in result.hops:
+        user = hop.username
+        if logins is not None:
+            entry = logins.sasl.get((hop.host, hop.port))
+            user = entry.username if entry is not None else None
+        if all((hop.host, hop.port) != (host, port) for host, port, _ in hops):
+            hops.append((hop.host, hop.port, user))
+    return ("relays", *hops)
+
+
+def postfix_outcome(
+    table: TableUnderTest, message: Message, resolver: Resolver, result: Result
+) -> PostfixOutcome | None:
+    """The Postfix agent's route when it differs from `result` (the full evaluation).
+
+    Computed by the agent's own lookup core, so the page says what the agent will answer.
+    """
+    if not settings.POSTFIX_AGENT:
+        return None
+    agent = table.postfix
+    if not agent.unused and not agent.sasl_conflicts:
+        return None  # the agent evaluates exactly this table: no difference possible
+    route = agent_route(agent, message.recipient, resolver)
+    if _route_key(route.result, agent) == _route_key(result, None):
+        return None
+    hops = []
+    if route.result is not None and route.reply.data.startswith("smtp:"):
+        for hop in route.result.hops:
+            entry = agent.sasl.get((hop.host, hop.port))
+            user = entry.username if entry is not None else None
+            hops.append(HopRow(hop.host, hop.port, hop.preference, hop.line, user, bool(entry)))
+    if route.result is None:
+        reason = (
+            f"no line the agent uses matched: Postfix delivers to the MX hosts of {message.domain}"
+        )
+    else:
+        reason = route.result.reason
+    return PostfixOutcome(str(route.reply), reason, hops, [rule.line for rule in agent.unused])
+
+
 @dataclass
 class DomainOutcome:
     domain: str
@@ -355,6 +420,7 @@ class DomainOutcome:
     rows: list[RuleRow]
     word: str  # what the numbers count: "rule" (saved positions) or "line" (text lines)
     saved: DomainOutcome | None = None  # the saved table's outcome, when testing unsaved text
+    postfix: PostfixOutcome | None = None  # the Postfix agent's route, when it differs
 
     @property
     def route(self) -> tuple[object, ...]:
@@ -439,6 +505,7 @@ def outcome(
         [HopRow.of(hop) for hop in result.hops],
         trace_rows(table, result, word) if trace else [],
         word,
+        postfix=postfix_outcome(table, message, resolver, result),
     )
 
 

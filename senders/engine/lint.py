@@ -42,6 +42,11 @@ CONTRADICTION = "contradiction"
 UNREACHABLE_RETRIES = "unreachable-retries"
 MIXED_CREDENTIALS = "mixed-credentials"
 RELAY_LOOP = "relay-loop"
+POSTFIX_CONDITION = "postfix-condition"
+POSTFIX_LOGIN = "postfix-login"
+
+# What a Postfix transport lookup does not carry (see senders/agent, docs/postfix.md).
+POSTFIX_UNKNOWN = frozenset({"from", "authsender", "size", "retries"})
 
 __all__ = [
     "ADDDNS_END_CATCH_ALL",
@@ -49,6 +54,8 @@ __all__ = [
     "DUPLICATE",
     "MAX_USEFUL_RETRIES",
     "MIXED_CREDENTIALS",
+    "POSTFIX_CONDITION",
+    "POSTFIX_LOGIN",
     "RELAY_LOOP",
     "SHADOWED",
     "UNREACHABLE_RETRIES",
@@ -83,11 +90,13 @@ def lint_table(
     local_domains: Iterable[str] = (),
     *,
     max_retries: int = MAX_USEFUL_RETRIES,
+    postfix: bool = False,
 ) -> list[LintWarning]:
     """Warnings for a table, in line order; `rules[i].line` is what they refer to.
 
     `local_domains` are the sender's own domains (relay-loop check); entries that
-    are not valid domain names are ignored.
+    are not valid domain names are ignored. `postfix` adds what the Postfix agent
+    cannot honour exactly (`postfix_warnings`).
     """
     warnings: list[LintWarning] = []
     live: list[Rule] = []  # rules that can match at all, in table order
@@ -109,6 +118,8 @@ def lint_table(
     warnings.extend(_useless_priorities(live))
     warnings.extend(_mixed_credentials(live))
     warnings.extend(_relay_loops(live, _normalised(local_domains)))
+    if postfix:
+        warnings.extend(postfix_warnings(rules, live))
     warnings.sort(key=lambda w: (w.line, w.related))
     return warnings
 
@@ -554,3 +565,65 @@ def _relay_loops(rules: Sequence[Rule], local_domains: Sequence[str]) -> list[Li
                 )
             )
     return warnings
+
+
+# ---------------------------------------------------------------- Postfix
+
+
+def postfix_warnings(
+    rules: Sequence[Rule], live: Sequence[Rule] | None = None
+) -> list[LintWarning]:
+    """What the Postfix agent (senders.agent) cannot honour exactly.
+
+    - a line with conditions on `$from`, `$authsender`, `$size` or `$retries`: a
+      transport lookup carries only the recipient, so the agent leaves the line out;
+    - lines giving one host and port different users (or one a user, one none):
+      Postfix looks logins up by `[host]:port` only, and the agent gives it the
+      first line's login. Users are compared, never passwords.
+    `live` (lines that can match at all) limits the first check; default: every line.
+    """
+    warnings = []
+    for rule in rules if live is None else live:
+        unknown = [
+            format_condition(c)
+            for c in rule.conditions
+            if isinstance(c, Condition) and c.attribute in POSTFIX_UNKNOWN
+        ]
+        if unknown:
+            warnings.append(
+                LintWarning(
+                    rule.line,
+                    POSTFIX_CONDITION,
+                    f"Postfix cannot check {_and(unknown)} (its transport lookup gives only the "
+                    f"recipient): the Postfix agent routes as if line {rule.line} were not in "
+                    "the table (by the later lines, or by MX)",
+                    f"if Postfix delivers this mail, route by domain only on line {rule.line} "
+                    "or accept that Postfix ignores it",
+                )
+            )
+    by_relay: dict[tuple[str, int], list[Rule]] = defaultdict(list)
+    for rule in rules:
+        by_relay[(rule.server.host, rule.server.port)].append(rule)
+    for (host, port), group in by_relay.items():
+        users = list(dict.fromkeys(r.server.username or "no login" for r in group))
+        chosen = next((r for r in group if r.server.username is not None), None)
+        if len(users) < 2 or chosen is None:
+            continue
+        first, *rest = group
+        warnings.append(
+            LintWarning(
+                first.line,
+                POSTFIX_LOGIN,
+                f"lines {_and([str(r.line) for r in group])} use different users for "
+                f"{host}:{port} ({', '.join(users)}); Postfix can use only one: the agent "
+                f"gives it the one of line {chosen.line} ({chosen.server.username})",
+                f"use one login for {host}:{port} on every line, or a different host name or "
+                "port per login",
+                tuple(r.line for r in rest),
+            )
+        )
+    return warnings
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" and {items[-1]}"

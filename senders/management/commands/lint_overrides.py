@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from senders.engine import OverrideSyntaxError
@@ -36,7 +37,11 @@ class Command(BaseCommand):
         total = 0
         for sender in senders:
             try:
-                warnings = lint_table(enabled_rules(sender), sender.local_domain_list)
+                warnings = lint_table(
+                    enabled_rules(sender),
+                    sender.local_domain_list,
+                    postfix=settings.POSTFIX_AGENT,
+                )
             except OverrideSyntaxError as error:
                 self.stderr.write(f"{sender.slug}: the stored table cannot be read: {error}")
                 raise SystemExit(USAGE_ERROR) from None
