@@ -394,9 +394,17 @@ class PostfixInstance:
         raise RuntimeError(f"Postfix did not answer on port {self.smtpd_port}:\n{self.log()}")
 
     def stop(self) -> None:
-        if self.running:
-            run(SBIN / "postfix", "-c", self.config_dir, "stop", check=False)
-            self.running = False
+        """`postfix stop`, then wait until its master process is gone."""
+        if not self.running:
+            return
+        try:
+            pid = int((self.base / "queue" / "pid" / "master.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pid = 0
+        run(SBIN / "postfix", "-c", self.config_dir, "stop", check=False)
+        self.running = False
+        if pid:
+            wait_until(lambda: not _alive(pid), 10)
 
     def destroy(self) -> None:
         self.stop()
@@ -492,6 +500,14 @@ class PostfixInstance:
     def log_lines_for(self, recipient: str) -> list[str]:
         needle = f"to=<{recipient.lower()}>"
         return [line for line in self.log().splitlines() if needle in line.lower()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def message(sender: str, recipient: str, subject: str) -> EmailMessage:
