@@ -21,7 +21,9 @@ from urllib.request import Request, urlopen
 
 import pytest
 from django.core.cache import cache
+from django.test.utils import modify_settings
 from django.urls import reverse
+from pytest_django.live_server_helper import LiveServer
 
 from senders import tables
 from senders.export import create_token
@@ -249,25 +251,22 @@ def test_without_the_admin_server_a_restarted_agent_keeps_the_last_table(
     socket_path: Path,
     tmp_path: Path,
 ) -> None:
-    from pytest_django.live_server_helper import LiveServer
-
-    admin = LiveServer("127.0.0.1:0")
-    admin._live_server_modified_settings.enable()
-    agent = Agent(
-        url=export_url(admin, sender_with_table),
-        token=create_token(sender_with_table),
-        workdir=tmp_path,
-        socket_path=socket_path,
-        nameserver=dns_server.address,
-        interval=POLL_INTERVAL,
-    )
-    try:
-        agent.start()
-        wait_for_table(agent, postfix, relays)
-        agent.stop()
-    finally:
-        admin._live_server_modified_settings.disable()
-        admin.stop()
+    with modify_settings(ALLOWED_HOSTS={"append": "127.0.0.1"}):
+        admin = LiveServer("127.0.0.1:0")
+        agent = Agent(
+            url=export_url(admin, sender_with_table),
+            token=create_token(sender_with_table),
+            workdir=tmp_path,
+            socket_path=socket_path,
+            nameserver=dns_server.address,
+            interval=POLL_INTERVAL,
+        )
+        try:
+            agent.start()
+            wait_for_table(agent, postfix, relays)
+            agent.stop()
+        finally:
+            admin.stop()
 
     agent.start()  # the admin server is gone: nothing answers at its URL
     try:
