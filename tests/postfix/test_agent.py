@@ -195,6 +195,22 @@ def test_a_domain_with_no_override_goes_where_postfix_would_send_it(
     assert arrival(postfix, relays, "erin@google.test").relay == "default"
 
 
+def test_a_domain_dns_does_not_know_with_no_override_still_goes_where_postfix_would_send_it(
+    agent: Agent, postfix: PostfixInstance, relays: dict[str, Relay]
+) -> None:
+    """The `$dnsmx` line was checked (NXDOMAIN: no MX host matches) and no line matched.
+
+    Without a table Postfix would hand this to its relayhost: a table whose lines
+    do not match must not change that (issue 13: "No override → NOTFOUND").
+    """
+    wait_for_table(agent, postfix, relays)
+    assert agent.lookup(postfix, "transport", "ivan@nosuch.test") == (1, "")
+
+    postfix.submit("ivan@nosuch.test")
+
+    assert arrival(postfix, relays, "ivan@nosuch.test").relay == "default"
+
+
 def test_a_dns_temporary_failure_leaves_the_message_deferred_in_the_queue(
     agent: Agent, postfix: PostfixInstance, relays: dict[str, Relay]
 ) -> None:
@@ -227,19 +243,19 @@ def test_a_rule_saved_in_the_admin_routes_the_next_message_within_one_poll(
     sender_with_table: MailSender,
 ) -> None:
     wait_for_table(agent, postfix, relays)
-    postfix.submit("first@later.test")
-    assert arrival(postfix, relays, "first@later.test").relay == "default"
+    postfix.submit("first@google.test")
+    assert arrival(postfix, relays, "first@google.test").relay == "default"
 
     tables.add_rule(
-        sender_with_table, f"later.test {relays['chosen'].address}", actor=tables.Actor()
+        sender_with_table, f"google.test {relays['chosen'].address}", actor=tables.Actor()
     )
     took = agent.wait_for_answer(
-        postfix, "transport", "second@later.test", f"smtp:{relays['chosen'].nexthop}"
+        postfix, "transport", "second@google.test", f"smtp:{relays['chosen'].nexthop}"
     )
-    postfix.submit("second@later.test")  # a new address: nothing cached for it
+    postfix.submit("second@google.test")  # a new address: nothing cached for it
 
     assert took <= WITHIN_ONE_POLL, f"the new rule reached the agent after {took:.1f} s"
-    assert arrival(postfix, relays, "second@later.test").relay == "chosen"
+    assert arrival(postfix, relays, "second@google.test").relay == "chosen"
 
 
 def test_without_the_admin_server_a_restarted_agent_keeps_the_last_table(
