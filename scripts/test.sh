@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every check and test. DATABASE_URL picks the database (SQLite by default).
 # Browser tests need Debian's chromium: installed here when we may (root + apt),
-# and required whenever CI=true.
+# and required whenever CI=true. So is Postfix for tests/postfix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -10,6 +10,17 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/
   echo "Installing Debian's chromium for the browser tests"
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+# The Postfix end-to-end tests (tests/postfix) need Debian's postfix and the SASL
+# client plugins. Answering "No configuration" installs no system mail server (and
+# no /etc/postfix/main.cf): the tests run private instances of their own.
+if { [ ! -x /usr/sbin/postfix ] || ! compgen -G "/usr/lib/*/sasl2/libplain.so*" >/dev/null; } \
+  && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "Installing Debian's postfix and libsasl2-modules for the Postfix tests"
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix libsasl2-modules >/dev/null
 fi
 
 echo "== ruff"
