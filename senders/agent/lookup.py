@@ -283,7 +283,12 @@ def postfix_reply(result: Result) -> Reply:
     - override, override+dns: the hops in order as a Postfix 3.5+ next-hop list,
       every host bracketed (no MX lookup of its own: exactly these hosts);
     - dns: NOTFOUND, Postfix routes by MX itself;
-    - undeliverable: bounce (`error:5.1.2`) with the reason;
+    - undeliverable (no line matched, and DNS knows no mail host): NOTFOUND too. No
+      line gave a route, so Postfix routes as it would without the table: sending
+      direct, its own lookup bounces the message ("Host or domain name not found",
+      or the null MX); behind a relayhost, the relayhost decides. The agent's own DNS
+      view (its --nameserver) may differ from Postfix's (split DNS): a bounce on the
+      agent's word could turn away mail Postfix itself can deliver;
     - defer: `retry:4.4.3` with the reason: the message is accepted, or stays, in
       the queue and is tried again (a TEMP would reject it at RCPT time instead).
     """
@@ -295,10 +300,8 @@ def postfix_reply(result: Result) -> Reply:
                 seen.add((hop.host, hop.port))
                 hops.append(f"[{hop.host}]:{hop.port}")
         return Reply("OK", f"{TRANSPORT}:{', '.join(hops)}")
-    if result.status == "dns":
+    if result.status in ("dns", "undeliverable"):
         return NOTFOUND
-    if result.status == "undeliverable":
-        return Reply("OK", f"error:5.1.2 {_text(result.reason)}")
     return Reply("OK", f"retry:4.4.3 {_text(result.reason)}")
 
 
