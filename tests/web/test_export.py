@@ -230,6 +230,16 @@ def test_the_export_needs_no_login_and_refuses_post(client: Client, token: str) 
     assert response.status_code == 405
 
 
+@pytest.mark.parametrize("url", ["/export/main.txt", "/export/main.json"])
+def test_a_post_without_a_csrf_token_gets_405_as_documented(url: str, token: str) -> None:
+    client = Client(enforce_csrf_checks=True)  # as a real agent meets the middleware
+    for method in ("post", "put", "delete"):
+        response = getattr(client, method)(url, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 405
+        assert response["Allow"] == "GET, HEAD"
+    assert MailSender.objects.get(slug="main").last_fetched_at is None
+
+
 def test_the_bearer_scheme_is_case_insensitive(client: Client, token: str) -> None:
     response = client.get("/export/main.txt", headers={"Authorization": f"bearer  {token}"})
     assert response.status_code == 200
@@ -330,6 +340,17 @@ def test_a_recreated_sender_does_not_get_the_old_cached_body(client: Client, tok
     fresh.refresh_from_db()
     new_token = create_token(fresh)
     assert fetch(client, new_token).content == b"other.example relay.example.net\n"
+
+
+def test_the_json_export_names_the_new_slug_after_a_rename(
+    client: Client, table: MailSender, token: str
+) -> None:
+    assert json.loads(fetch(client, token, "/export/main.json").content)["sender"] == "main"
+    table.slug = "renamed"
+    table.save()  # the revision stays: a rename is not a table change
+    response = fetch(client, token, "/export/renamed.json")
+    assert response["X-Table-Revision"] == "1"
+    assert json.loads(response.content)["sender"] == "renamed"
 
 
 def test_an_unreadable_stored_table_answers_503(
