@@ -169,8 +169,12 @@ def export_of(sender: MailSender, kind: Kind = "txt") -> Export:
     answers 503: an agent should keep its last good copy).
     """
     # A revision number names one table for good (every change gets a new one);
-    # created_at tells apart a sender deleted and created again under the same id.
-    key = f"senders:export:{kind}:{sender.pk}:{sender.created_at.timestamp()}:{sender.revision}"
+    # created_at tells apart a sender deleted and created again under the same id;
+    # the slug is in the JSON body, and a rename does not make a new revision.
+    key = (
+        f"senders:export:{kind}:{sender.pk}:{sender.created_at.timestamp()}:{sender.revision}"
+        f":{sender.slug}"
+    )
     export: Export | None = cache.get(key)
     if export is None:
         latest = (
