@@ -191,7 +191,8 @@ def _save(
                 f"Saved the table: {count} rule{plural} (revision {change.revision.number}).",
             )
             return redirect("senders:detail", sender.slug)
-    status = extra.pop("status", 200)
+    # Rejected input is a 400, as on the rule form; the text stays in the textarea.
+    status = extra.pop("status", 400 if form.errors else 200)
     return _render(request, sender, form, revision=revision, saving=True, status=status, **extra)
 
 
@@ -226,7 +227,9 @@ def bulk_import(request: HttpRequest, slug: str) -> HttpResponse:
     if not import_form.is_valid():
         initial = {"text": document_of(sender, mask_passwords=True)}
         form = BulkForm(initial=initial, sender=sender)
-        return _render(request, sender, form, revision=sender.revision, import_form=import_form)
+        return _render(
+            request, sender, form, revision=sender.revision, import_form=import_form, status=400
+        )
     upload, mode = import_form.cleaned_data["file"], import_form.cleaned_data["mode"]
     # Appending shows (and, on errors, keeps) the stored table above the file's lines.
     existing = document_of(sender, mask_passwords=True) if mode == "append" else ""

@@ -30,4 +30,5 @@ def test_message(request: HttpRequest, slug: str) -> HttpResponse:
     report = run_test(sender, form.cleaned_data) if bound and form.is_valid() else None
     context = {"sender": sender, "form": form, "report": report, "has_text": has_text}
     template = "senders/tester.html#result" if request.htmx else "senders/tester.html"
-    return render(request, template, context)
+    # A test that cannot run because of what was typed is a 400, like every refused form.
+    return render(request, template, context, status=400 if form.errors else 200)

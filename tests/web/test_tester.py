@@ -132,6 +132,7 @@ def test_htmx_errors_come_back_in_the_same_fragment(
     response = viewer_client.get(
         url(table), {"recipients": "bob@", "size": "lots"}, headers={"HX-Request": "true"}
     )
+    assert response.status_code == 400  # refused input, as on every form
     body = response.content.decode()
     assert body.lstrip().startswith('<section id="result"')
     assert "Fix these to see a result:" in body
@@ -294,6 +295,7 @@ def test_several_recipients_are_grouped_by_domain(viewer_client: Client, table: 
 
 def test_a_bad_recipient_is_named(viewer_client: Client, table: MailSender) -> None:
     response = run(viewer_client, table, recipients="ok@example.com, bob@exa mple..com")
+    assert response.status_code == 400
     assert response.context["report"] is None
     assert response.context["form"].errors["recipients"] == [
         'invalid domain "mple..com": empty label in domain.'
@@ -569,6 +571,7 @@ def test_errors_in_the_unsaved_text_are_listed_by_line(
         recipients="a@x.org",
         dns="manual",
     )
+    assert response.status_code == 400
     assert response.context["report"] is None
     assert response.context["form"].errors["text"] == [
         'line 2, col 19: unknown attribute "$sizee" (did you mean $size?)'
