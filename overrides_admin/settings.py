@@ -100,6 +100,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before any view or process_view (CSRF reads the body) touches request.POST.
+    "senders.middleware.RequestSizeLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -199,6 +201,13 @@ WHITENOISE_AUTOREFRESH = not PRODUCTION
 MAX_TABLE_UPLOAD_BYTES = envint("MAX_TABLE_UPLOAD_BYTES", 2 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_TABLE_UPLOAD_BYTES + 512 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_TABLE_UPLOAD_BYTES + 512 * 1024
+# Bodies over DATA_UPLOAD_MAX_MEMORY_SIZE are refused with 413 before they are read
+# (senders.middleware.RequestSizeLimitMiddleware); a file stops at the table limit.
+FILE_UPLOAD_HANDLERS = [
+    "senders.uploads.TableSizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # Security: secure cookies and HSTS whenever the site is served over HTTPS.
 SECURE_HTTPS = envbool("SECURE_HTTPS", PRODUCTION)
