@@ -209,6 +209,18 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 
+# The largest table we support (and benchmark, docs/benchmarks.md): a bulk save, an import
+# or a test of unsaved text with more rules is refused before it is parsed. Lines count
+# too (blank lines and comments cost work): twice the rules, a comment line for each.
+MAX_TABLE_RULES = envint("MAX_TABLE_RULES", 10_000)
+MAX_TABLE_LINES = 2 * MAX_TABLE_RULES
+# Expensive requests (bulk check and save, import, a test of unsaved text, history
+# diffs) in flight at once: per user, and in all across every worker (senders.limits).
+MAX_EXPENSIVE_PER_USER = envint("MAX_EXPENSIVE_PER_USER", 1)
+MAX_EXPENSIVE_REQUESTS = envint("MAX_EXPENSIVE_REQUESTS", 2)
+# A slot not given back after this long (a worker killed mid-request) is free again.
+EXPENSIVE_SLOT_SECONDS = envint("EXPENSIVE_SLOT_SECONDS", 120)
+
 # Security: secure cookies and HSTS whenever the site is served over HTTPS.
 SECURE_HTTPS = envbool("SECURE_HTTPS", PRODUCTION)
 SESSION_COOKIE_SECURE = SECURE_HTTPS
