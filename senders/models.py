@@ -136,3 +136,20 @@ class Revision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sender.slug} r{self.number}"
+
+
+class WorkSlot(models.Model):
+    """One expensive request in flight (`senders.limits`), shared by every worker.
+
+    A slot is a row with a unique name ("user:42:0", "all:1"): taking one is an INSERT
+    that either succeeds or hits the unique constraint, so two workers never hold the
+    same slot. A slot left behind by a killed worker is taken over once it is older
+    than EXPENSIVE_SLOT_SECONDS.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    token = models.CharField(max_length=32)
+    started_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name

@@ -21,6 +21,7 @@ from django.urls import reverse
 
 from senders.engine import PASSWORD_MASK, OverrideSyntaxError
 from senders.history import conflict_diff
+from senders.limits import expensive
 from senders.lint import lint_entries
 from senders.models import MailSender, Revision
 from senders.tables import StaleTable, document_of, replace_table
@@ -198,6 +199,7 @@ def _save(
 
 @login_required
 @permission_required("senders.view_overriderule", raise_exception=True)
+@expensive(when=lambda request: request.method == "POST")
 def bulk_edit(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: the table as text. POST: validate (default, also live via htmx) or save."""
     sender = get_sender(slug)
@@ -218,6 +220,7 @@ def bulk_edit(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @permission_required(EDIT_PERMS, raise_exception=True)
+@expensive(when=lambda request: request.method == "POST")
 def bulk_import(request: HttpRequest, slug: str) -> HttpResponse:
     """Replace the table with an uploaded file, or append the file to it; all or nothing."""
     sender = get_sender(slug)

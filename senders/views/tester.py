@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from senders.limits import expensive
 from senders.tester import TesterForm, run_test
 from senders.views.common import get_sender
 
@@ -19,6 +20,7 @@ from senders.views.common import get_sender
 @login_required
 @permission_required("senders.view_overriderule", raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@expensive(when=lambda request: (request.POST or request.GET).get("table") == "text")
 def test_message(request: HttpRequest, slug: str) -> HttpResponse:
     sender = get_sender(slug)
     data = request.POST if request.method == "POST" else request.GET

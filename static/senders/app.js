@@ -10,6 +10,7 @@
       { code: "[23]..", swap: true },
       { code: "40[09]", swap: true, error: false },
       { code: "413", swap: true, error: false }, // too big: the message says so
+      { code: "429", swap: true, error: false }, // busy: the message says to try again
       { code: "503", swap: true, error: false }, // the database failed: nothing saved, text kept
       { code: "[45]..", swap: false, error: true },
       { code: "...", swap: false },
