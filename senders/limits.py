@@ -52,9 +52,7 @@ def expensive(when: Callable[[HttpRequest], bool] = lambda request: True) -> Cal
             if not when(request):
                 return view(request, *args, **kwargs)
             token = secrets.token_hex(16)
-            user_slot = _take(
-                f"user:{request.user.pk}", settings.MAX_EXPENSIVE_PER_USER, token
-            )
+            user_slot = _take(f"user:{request.user.pk}", settings.MAX_EXPENSIVE_PER_USER, token)
             if user_slot is None:
                 return busy(request, YOURS_BUSY)
             try:
