@@ -56,15 +56,11 @@ def expensive(when: Callable[[HttpRequest], bool] = lambda request: True) -> Cal
             if user_slot is None:
                 return busy(request, YOURS_BUSY)
             try:
-                all_slot = _take("all", settings.MAX_EXPENSIVE_REQUESTS, token)
-                if all_slot is None:
+                if _take("all", settings.MAX_EXPENSIVE_REQUESTS, token) is None:
                     return busy(request, ALL_BUSY)
-                try:
-                    return view(request, *args, **kwargs)
-                finally:
-                    _give_back(all_slot, token)
+                return view(request, *args, **kwargs)
             finally:
-                _give_back(user_slot, token)
+                _give_back(token)
 
         return wrapped
 
@@ -90,9 +86,9 @@ def _take(prefix: str, count: int, token: str) -> str | None:
     return None
 
 
-def _give_back(name: str, token: str) -> None:
-    # The token: never free a slot that was taken over after it went stale.
-    WorkSlot.objects.filter(name=name, token=token).delete()
+def _give_back(token: str) -> None:
+    """Free this request's slots (by token: never one taken over after it went stale)."""
+    WorkSlot.objects.filter(token=token).delete()
 
 
 def busy(request: HttpRequest, title: str) -> HttpResponse:

@@ -14,7 +14,7 @@ from django.utils.http import http_date
 
 from senders import export
 from senders.export import create_token
-from senders.models import MailSender, Revision
+from senders.models import ExportFetch, MailSender, Revision
 from senders.tables import Actor, add_rule, replace_table
 from senders.tabletext import parse_document
 
@@ -381,7 +381,7 @@ def test_polls_are_recorded_at_most_once_a_minute(
     with django_assert_num_queries(1):  # the sender's row; body cached, nothing written
         fetch(client, token)
     assert MailSender.objects.get(pk=table.pk).last_fetched_at == first
-    MailSender.objects.filter(pk=table.pk).update(last_fetched_at=first - timedelta(minutes=2))
+    ExportFetch.objects.filter(sender=table).update(at=first - timedelta(minutes=2))
     fetch(client, token)
     assert MailSender.objects.get(pk=table.pk).last_fetched_at > first
 
@@ -453,3 +453,40 @@ def test_the_written_out_poll_query_reads_what_the_orm_reads(table: MailSender, 
         assert type(getattr(fetched, name)) is type(getattr(expected, name)), name
     assert fetched.created_at.tzinfo is not None
     assert _sender_for_export("nobody") is None
+
+
+def test_the_written_out_poll_query_reads_the_fetch_record_too(
+    client: Client, table: MailSender, token: str, django_assert_num_queries: Any
+) -> None:
+    from senders.export import FETCH_FIELDS, _sender_for_export
+
+    fetched = _sender_for_export("main")
+    assert fetched is not None
+    with django_assert_num_queries(0):
+        assert fetched.fetch_record is None  # read with the sender: no record yet
+    fetch(client, token, remote_addr="192.0.2.7")
+    fetched = _sender_for_export("main")
+    assert fetched is not None
+    expected = ExportFetch.objects.get(sender=table)
+    with django_assert_num_queries(0):
+        record = fetched.fetch_record
+    assert record is not None
+    for name in FETCH_FIELDS:
+        assert getattr(record, name) == getattr(expected, name), name
+        assert type(getattr(record, name)) is type(getattr(expected, name)), name
+    assert record.at.tzinfo is not None
+
+
+def test_a_fetch_leaves_the_senders_row_alone(
+    client: Client, table: MailSender, token: str
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        fetch(client, token)
+    writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith("SELECT")]
+    assert writes, "the first poll of a revision writes its fetch record"
+    assert all("senders_mailsender" not in sql.split(" SET ")[0] for sql in writes)
+    assert all(sql.split()[0].upper() in ("INSERT", "UPDATE") for sql in writes)
+    assert all("senders_exportfetch" in sql for sql in writes)
