@@ -150,6 +150,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "senders.middleware.NoStoreMiddleware",
+    # Before any view or process_view (CSRF reads the body) touches request.POST.
+    "senders.middleware.RequestSizeLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "senders.middleware.SessionClockMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -275,6 +277,25 @@ WHITENOISE_AUTOREFRESH = not PRODUCTION
 MAX_TABLE_UPLOAD_BYTES = envint("MAX_TABLE_UPLOAD_BYTES", 2 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_TABLE_UPLOAD_BYTES + 512 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_TABLE_UPLOAD_BYTES + 512 * 1024
+# Bodies over DATA_UPLOAD_MAX_MEMORY_SIZE are refused with 413 before they are read
+# (senders.middleware.RequestSizeLimitMiddleware); a file stops at the table limit.
+FILE_UPLOAD_HANDLERS = [
+    "senders.uploads.TableSizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+
+# The largest table we support (and benchmark, docs/benchmarks.md): a bulk save, an import
+# or a test of unsaved text with more rules is refused before it is parsed. Lines count
+# too (blank lines and comments cost work): twice the rules, a comment line for each.
+MAX_TABLE_RULES = envint("MAX_TABLE_RULES", 10_000)
+MAX_TABLE_LINES = 2 * MAX_TABLE_RULES
+# Expensive requests (bulk check and save, import, a test of unsaved text, history
+# diffs) in flight at once: per user, and in all across every worker (senders.limits).
+MAX_EXPENSIVE_PER_USER = envint("MAX_EXPENSIVE_PER_USER", 1)
+MAX_EXPENSIVE_REQUESTS = envint("MAX_EXPENSIVE_REQUESTS", 2)
+# A slot not given back after this long (a worker killed mid-request) is free again.
+EXPENSIVE_SLOT_SECONDS = envint("EXPENSIVE_SLOT_SECONDS", 120)
 
 # Security: secure cookies and HSTS whenever the site is served over HTTPS.
 SECURE_HTTPS = envbool("SECURE_HTTPS", PRODUCTION)

@@ -177,7 +177,8 @@ class MailSenderAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[MailSender]:
-        return super().get_queryset(request).annotate(rule_count=Count("rules"))
+        queryset = super().get_queryset(request).select_related("fetch")  # last_fetched_at
+        return queryset.annotate(rule_count=Count("rules"))
 
     @admin.display(description="Rules", ordering="rule_count")
     def rule_count(self, sender: MailSender) -> int:

@@ -10,9 +10,11 @@ saving at the same moment) by the engine's formatter, once per revision, and kep
 in Django's cache with its ETag, keyed by the revision number. A poll costs one
 small query (the sender's row) when its body is cached.
 
-Fetches are recorded on the sender (when, from which address, which revision),
-but the row is only written when the address or the revision changed, or when
-the last record is older than FETCH_RECORD_INTERVAL: agents poll every few
+Fetches are recorded (when, from which address, which revision) in a row of their
+own, `ExportFetch`, never on the sender's row: a save holds that row's lock for its
+whole transaction, and a poll must not wait for it. The record is read with the
+sender in the poll's one query and only written when the address or the revision
+changed, or when it is older than FETCH_RECORD_INTERVAL: agents poll every few
 seconds, and the admin needs "delivery has this revision", not every poll.
 """
 
@@ -34,7 +36,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from senders.engine import Condition, Rule, format_rule, format_table
-from senders.models import MailSender, Revision
+from senders.models import ExportFetch, MailSender, Revision
 from senders.tables import enabled_rules
 from senders.tabletext import parse_document, rule_at
 
@@ -80,8 +82,8 @@ def revoke_token(sender: MailSender) -> None:
     sender.save(update_fields=["export_token_hash", "export_token_created_at"])
 
 
-# What a poll reads of the sender: one small row, the only query of a poll that
-# finds its body cached and needs no fetch record.
+# What a poll reads: one small row of the sender and its fetch record (if any), the
+# only query of a poll that finds its body cached and needs no new fetch record.
 EXPORT_FIELDS = (
     "id",
     "slug",
@@ -89,10 +91,8 @@ EXPORT_FIELDS = (
     "revision",
     "created_at",
     "export_token_hash",
-    "last_fetched_at",
-    "last_fetched_by",
-    "last_fetched_revision",
 )
+FETCH_FIELDS = ("at", "by", "revision")
 
 
 def sender_for_token(slug: str, token: str | None) -> MailSender | None:
@@ -107,7 +107,8 @@ def sender_for_token(slug: str, token: str | None) -> MailSender | None:
 
 
 def _sender_for_export(slug: str) -> MailSender | None:
-    """`MailSender.objects.only(*EXPORT_FIELDS).filter(slug=slug).first()`, written out.
+    """`MailSender.objects.only(*EXPORT_FIELDS).select_related("fetch").filter(slug=slug)
+    .first()` (with only FETCH_FIELDS of the fetch record), written out.
 
     Every poll of every delivery agent runs this. Through the ORM the lookup took
     0.62 ms, written out 0.19 ms, on a poll that otherwise costs about as much as
@@ -123,7 +124,15 @@ def _sender_for_export(slug: str) -> MailSender | None:
     values = list(row)
     for index, convert, expression in converters:  # as the ORM does (SQLite's dates)
         values[index] = convert(values[index], expression, connection)
-    return MailSender.from_db(connection.alias, EXPORT_FIELDS, values)
+    sender = MailSender.from_db(connection.alias, EXPORT_FIELDS, values[: len(EXPORT_FIELDS)])
+    fetched = values[len(EXPORT_FIELDS) :]
+    record = None
+    if fetched[0] is not None:  # `at` is never NULL in a record
+        record = ExportFetch.from_db(
+            connection.alias, ("sender", *FETCH_FIELDS), [sender.pk, *fetched]
+        )
+    MailSender.fetch.related.set_cached_value(sender, record)  # type: ignore[attr-defined]
+    return sender
 
 
 Converter = tuple[int, Callable[[Any, Any, Any], Any], Any]
@@ -132,16 +141,24 @@ Converter = tuple[int, Callable[[Any, Any, Any], Any], Any]
 @functools.cache
 def _export_query(alias: str) -> tuple[str, list[Converter]]:
     connection = connections[alias]
-    meta = MailSender._meta
+    meta, fetch_meta = MailSender._meta, ExportFetch._meta
     quote = connection.ops.quote_name
-    fields = [meta.get_field(name) for name in EXPORT_FIELDS]
-    columns = ", ".join(quote(field.column) for field in fields)
+    sender_table, fetch_table = quote(meta.db_table), quote(fetch_meta.db_table)
+    fields = [(meta.db_table, meta.get_field(name)) for name in EXPORT_FIELDS]
+    fields += [(fetch_meta.db_table, fetch_meta.get_field(name)) for name in FETCH_FIELDS]
+    columns = ", ".join(f"{quote(table)}.{quote(field.column)}" for table, field in fields)
     slug = quote(meta.get_field("slug").column)
-    # Names from the model, quoted; the slug is a parameter.
-    sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {slug} = %s"  # noqa: S608
+    key = quote(meta.pk.column)
+    fetch_key = quote(fetch_meta.get_field("sender").column)
+    # Names from the models, quoted; the slug is a parameter.
+    sql = (
+        f"SELECT {columns} FROM {sender_table} LEFT OUTER JOIN {fetch_table} "  # noqa: S608
+        f"ON {fetch_table}.{fetch_key} = {sender_table}.{key} "
+        f"WHERE {sender_table}.{slug} = %s"
+    )
     converters = []
-    for index, field in enumerate(fields):
-        expression = field.get_col(meta.db_table)
+    for index, (table, field) in enumerate(fields):
+        expression = field.get_col(table)
         for convert in [
             *connection.ops.get_db_converters(expression),
             *field.get_db_converters(connection),
@@ -169,8 +186,12 @@ def export_of(sender: MailSender, kind: Kind = "txt") -> Export:
     answers 503: an agent should keep its last good copy).
     """
     # A revision number names one table for good (every change gets a new one);
-    # created_at tells apart a sender deleted and created again under the same id.
-    key = f"senders:export:{kind}:{sender.pk}:{sender.created_at.timestamp()}:{sender.revision}"
+    # created_at tells apart a sender deleted and created again under the same id;
+    # the slug is in the JSON body, and a rename does not make a new revision.
+    key = (
+        f"senders:export:{kind}:{sender.pk}:{sender.created_at.timestamp()}:{sender.revision}"
+        f":{sender.slug}"
+    )
     export: Export | None = cache.get(key)
     if export is None:
         latest = (
@@ -255,23 +276,29 @@ def _rule_json(line: int, rule: Rule) -> dict[str, Any]:
 
 
 def record_fetch(sender: MailSender, remote_addr: str, revision: int) -> bool:
-    """Note that delivery fetched `revision`; True if the row was written."""
+    """Note that delivery fetched `revision`; True if the record was written.
+
+    One statement on the record's own row (an upsert): it never touches the sender's
+    row, so it never waits for a save holding that row's lock.
+    """
     now = timezone.now()
     remote_addr = (remote_addr or "")[:100]
+    last = sender.fetch_record
     if (
-        sender.last_fetched_revision == revision
-        and sender.last_fetched_by == remote_addr
-        and sender.last_fetched_at is not None
-        and now - sender.last_fetched_at < FETCH_RECORD_INTERVAL
+        last is not None
+        and last.revision == revision
+        and last.by == remote_addr
+        and now - last.at < FETCH_RECORD_INTERVAL
     ):
         return False
-    # update(), not save(): touches only these columns (and not updated_at), so a
-    # poll never overwrites an admin's concurrent edit of the sender.
-    MailSender.objects.filter(pk=sender.pk).update(
-        last_fetched_at=now, last_fetched_by=remote_addr, last_fetched_revision=revision
+    record = ExportFetch(sender_id=sender.pk, at=now, by=remote_addr, revision=revision)
+    ExportFetch.objects.bulk_create(
+        [record],
+        update_conflicts=True,
+        unique_fields=["sender"],
+        update_fields=list(FETCH_FIELDS),
     )
-    sender.last_fetched_at, sender.last_fetched_by = now, remote_addr
-    sender.last_fetched_revision = revision
+    MailSender.fetch.related.set_cached_value(sender, record)  # type: ignore[attr-defined]
     return True
 
 

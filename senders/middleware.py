@@ -1,7 +1,8 @@
-"""Middleware of the app: htmx requests whose session ran out go to the login page; a
-database failure the view did not handle, or stored passwords that the configured
-encryption key cannot open, is a clear 503, not a 500; sessions end when idle or
-too old; pages for a logged-in user are never stored by a cache."""
+"""Middleware of the app: a body declared too big is refused before it is read; htmx
+requests whose session ran out go to the login page; a database failure the view did
+not handle, or stored passwords that the configured encryption key cannot open, is a
+clear 503, not a 500; sessions end when idle or too old; pages for a logged-in user
+are never stored by a cache."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import resolve_url
@@ -29,6 +31,32 @@ logger = logging.getLogger(__name__)
 # The last-seen time is written at most this often, not on every request: the idle
 # timeout is exact to within this much.
 LAST_SEEN_RESOLUTION_SECONDS = 60
+
+
+class RequestSizeLimitMiddleware:
+    """A request whose Content-Length is over the largest form we accept gets the 413 page
+    at once, before any byte of its body is read (Django itself would read, or spool to
+    disk, the whole of an uploaded file before the form could say it is too big).
+
+    The limit is DATA_UPLOAD_MAX_MEMORY_SIZE: a table of MAX_TABLE_UPLOAD_BYTES plus room
+    for the other fields. A body without a declared length is bounded by the upload
+    handler (senders.uploads) and, in front of us, by the proxy (docs/security.md).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0  # Django reads such a body as empty
+        if limit is not None and declared > limit:
+            from senders.views.errors import bad_request
+
+            return bad_request(request, RequestDataTooBig(f"Content-Length {declared}"))
+        return self.get_response(request)
 
 
 class HtmxLoginRedirectMiddleware:

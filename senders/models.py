@@ -8,6 +8,7 @@ bumps the sender's revision number and records a `Revision`.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -47,9 +48,6 @@ class MailSender(models.Model):
     # Export access: only a hash of the token is kept.
     export_token_hash = models.CharField(max_length=128, blank=True, editable=False)
     export_token_created_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_fetched_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_fetched_by = models.CharField(max_length=100, blank=True, editable=False)
-    last_fetched_revision = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name", "slug"]
@@ -61,10 +59,10 @@ class MailSender(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Saving a loaded sender writes only what a person edits.
 
-        The revision counter, the export token and the fetch record are written by
-        their own code with explicit `update_fields`; a plain save of a form loaded
-        earlier must not put back the values it read (undoing a table change or a
-        token rotation that landed in between).
+        The revision counter and the export token are written by their own code
+        with explicit `update_fields`; a plain save of a form loaded earlier must
+        not put back the values it read (undoing a table change or a token
+        rotation that landed in between).
         """
         if self.pk is not None and not self._state.adding and kwargs.get("update_fields") is None:
             kwargs["update_fields"] = [
@@ -75,6 +73,31 @@ class MailSender(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("senders:detail", args=[self.slug])
 
+    # The last fetch by a delivery agent, kept in its own row (ExportFetch).
+    @property
+    def fetch_record(self) -> ExportFetch | None:
+        try:
+            record: ExportFetch = self.fetch  # type: ignore[attr-defined]
+        except ExportFetch.DoesNotExist:
+            return None
+        # A record left by a poll racing the deletion of a sender that had this id.
+        return record if record.at >= self.created_at else None
+
+    @property
+    def last_fetched_at(self) -> datetime | None:
+        record = self.fetch_record
+        return record.at if record else None
+
+    @property
+    def last_fetched_by(self) -> str:
+        record = self.fetch_record
+        return record.by if record else ""
+
+    @property
+    def last_fetched_revision(self) -> int | None:
+        record = self.fetch_record
+        return record.revision if record else None
+
     @property
     def nameserver_list(self) -> list[str]:
         return [ns.strip() for ns in self.nameservers.replace("\n", ",").split(",") if ns.strip()]
@@ -82,6 +105,32 @@ class MailSender(models.Model):
     @property
     def local_domain_list(self) -> list[str]:
         return [d.strip().lower() for d in self.local_domains.split() if d.strip()]
+
+
+class ExportFetch(models.Model):
+    """The last fetch of a sender's export: when, from which address, which revision.
+
+    Its own row, not columns of the sender: a poll writes it with one short statement
+    that never waits for a save, which holds the sender's row lock for its whole
+    transaction (`senders.tables`). For the same reason the database has no foreign
+    key constraint here: inserting a row that references the sender would take a share
+    lock on the sender's row and wait for the save all the same. Django still deletes
+    the record with its sender.
+    """
+
+    sender = models.OneToOneField(
+        MailSender,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="fetch",
+        db_constraint=False,
+    )
+    at = models.DateTimeField()
+    by = models.CharField(max_length=100, blank=True)
+    revision = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.sender_id} r{self.revision} at {self.at:%Y-%m-%d %H:%M}"
 
 
 class OverrideRule(models.Model):
@@ -174,3 +223,20 @@ class RelayCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sender.slug} {self.relay}: {self.verdict}"
+
+
+class WorkSlot(models.Model):
+    """One expensive request in flight (`senders.limits`), shared by every worker.
+
+    A slot is a row with a unique name ("user:42:0", "all:1"): taking one is an INSERT
+    that either succeeds or hits the unique constraint, so two workers never hold the
+    same slot. A slot left behind by a killed worker is taken over once it is older
+    than EXPENSIVE_SLOT_SECONDS.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    token = models.CharField(max_length=32)
+    started_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name

@@ -85,6 +85,21 @@ def _shift(error: OverrideSyntaxError, line: int, offset: int) -> OverrideSyntax
     return _error(line, error.column + offset, error.token, error.message)
 
 
+def count_lines(text: str) -> tuple[int, int]:
+    """(lines, rule lines) of a document, without parsing it: a size check comes first."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    rules = 0
+    for raw in lines:
+        stripped = raw.strip(" \t\r")
+        if stripped and (
+            not stripped.startswith("#") or stripped.lower().startswith(DISABLED_PREFIX)
+        ):
+            rules += 1
+    return len(lines), rules
+
+
 def parse_document(text: str) -> list[Entry]:
     """Parse a table document; raise one OverrideSyntaxError listing its errors.
 

@@ -421,6 +421,7 @@ class DomainOutcome:
     word: str  # what the numbers count: "rule" (saved positions) or "line" (text lines)
     saved: DomainOutcome | None = None  # the saved table's outcome, when testing unsaved text
     postfix: PostfixOutcome | None = None  # the Postfix agent's route, when it differs
+    traced: bool = True  # False past MAX_TRACED_DOMAINS: no trace was made
 
     @property
     def route(self) -> tuple[object, ...]:
@@ -445,6 +446,14 @@ class Report:
 # Runs of more rules than this that all fail on the domain pattern (or are all not
 # reached, or all disabled) are shown as one row: a 10,000-rule table stays readable.
 MAX_RUN = 3
+# At most this many rows of a trace, plus at most this many matched rules after them,
+# plus one row counting the rest: the answer stays small whatever the table (up to 20
+# recipient domains, each with its trace).
+MAX_TRACE_ROWS = 50
+# Tracing a domain through a 10,000-rule table costs about as much as everything else
+# in a test together: the first few recipient domains get their trace, the others
+# their result only.
+MAX_TRACED_DOMAINS = 3
 
 
 def trace_rows(table: TableUnderTest, result: Result, word: str) -> list[RuleRow]:
@@ -482,9 +491,37 @@ def trace_rows(table: TableUnderTest, result: Result, word: str) -> list[RuleRow
             for (number, rule, _), (state, why, _) in zip(
                 table.rules[start:index], states[start:index], strict=True
             ):
-                rows.append(RuleRow(number, format_rule(rule, mask_password=True), state, why))
+                # Rows past the bound are not shown (_bounded): not worth formatting.
+                shown = len(rows) < MAX_TRACE_ROWS or state == "matched"
+                text = format_rule(rule, mask_password=True) if shown else ""
+                rows.append(RuleRow(number, text, state, why))
         start = index
-    return rows
+    return _bounded(rows, word)
+
+
+def _bounded(rows: list[RuleRow], word: str) -> list[RuleRow]:
+    """The first MAX_TRACE_ROWS rows and the matched ones after them; one row counts the rest."""
+    if len(rows) <= MAX_TRACE_ROWS:
+        return rows
+    shown, hidden = rows[:MAX_TRACE_ROWS], []
+    matched_after = 0
+    for row in rows[MAX_TRACE_ROWS:]:
+        if row.state == "matched" and matched_after < MAX_TRACE_ROWS:
+            shown.append(row)
+            matched_after += 1
+        else:
+            hidden.append(row)
+    if hidden:
+        count = sum(row.count for row in hidden)
+        plural = "" if count == 1 else "s"
+        why = (
+            f"{count} more {word}{plural} not shown: the trace lists its first "
+            f"{MAX_TRACE_ROWS} rows and up to {MAX_TRACE_ROWS} matched {word}s after them"
+        )
+        first = hidden[0].number
+        last = max(row.last or row.number for row in hidden)
+        shown.append(RuleRow(first, "", "omitted", why, last, count))
+    return shown
 
 
 def outcome(
@@ -506,6 +543,7 @@ def outcome(
         trace_rows(table, result, word) if trace else [],
         word,
         postfix=postfix_outcome(table, message, resolver, result),
+        traced=trace,
     )
 
 
@@ -526,7 +564,8 @@ def run_test(sender: MailSender, data: dict[str, Any]) -> Report:
     saved = saved_table(sender)
     unsaved = TableUnderTest.of(data["text"]) if data["table"] == "text" else None
     report = Report(data["table"], data["size"])
-    for domain, recipients in data["recipients"].items():
+    for index, (domain, recipients) in enumerate(data["recipients"].items()):
+        traced = index < MAX_TRACED_DOMAINS
         message = Message(
             domain,
             sender=data["mail_from"],
@@ -536,12 +575,12 @@ def run_test(sender: MailSender, data: dict[str, Any]) -> Report:
         )
         # Compared with the unsaved text, only the saved table's route is shown.
         saved_outcome = outcome(
-            saved, message, data["resolver"], recipients, "rule", trace=unsaved is None
+            saved, message, data["resolver"], recipients, "rule", trace=traced and unsaved is None
         )
         if unsaved is None:
             report.outcomes.append(saved_outcome)
             continue
-        tested = outcome(unsaved, message, data["resolver"], recipients, "line")
+        tested = outcome(unsaved, message, data["resolver"], recipients, "line", trace=traced)
         tested.saved = saved_outcome
         report.outcomes.append(tested)
     return report

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from senders.engine import OverrideSyntaxError, RegexBudget, count_regexes, format_rule, parse_rule
-from senders.tabletext import BIDI_CONTROLS, Entry, parse_document, text_problem
+from senders.tabletext import BIDI_CONTROLS, Entry, count_lines, parse_document, text_problem
 
 
 def rule_error_message(error: OverrideSyntaxError) -> str:
@@ -33,6 +33,20 @@ def clean_document(value: str) -> list[Entry]:
         raise ValidationError(
             f"The table text is too long: {len(value)} characters, at most {limit}.",
             code="too_long",
+        )
+    # Counted before parsing: the work of checking a table grows with its lines.
+    lines, rules = count_lines(value)
+    if rules > settings.MAX_TABLE_RULES:
+        raise ValidationError(
+            f"The table has {rules} rules; at most {settings.MAX_TABLE_RULES} are supported. "
+            "Split it between senders, or remove unused rules.",
+            code="too_many_rules",
+        )
+    if lines > settings.MAX_TABLE_LINES:
+        raise ValidationError(
+            f"The table text has {lines} lines; at most {settings.MAX_TABLE_LINES} are "
+            "accepted. Remove blank lines and long comments.",
+            code="too_many_lines",
         )
     try:
         entries = parse_document(value)

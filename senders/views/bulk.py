@@ -21,6 +21,7 @@ from django.urls import reverse
 
 from senders.engine import PASSWORD_MASK, OverrideSyntaxError
 from senders.history import conflict_diff
+from senders.limits import expensive
 from senders.lint import lint_entries
 from senders.models import MailSender, Revision
 from senders.tables import StaleTable, document_of, replace_table
@@ -191,12 +192,14 @@ def _save(
                 f"Saved the table: {count} rule{plural} (revision {change.revision.number}).",
             )
             return redirect("senders:detail", sender.slug)
-    status = extra.pop("status", 200)
+    # Rejected input is a 400, as on the rule form; the text stays in the textarea.
+    status = extra.pop("status", 400 if form.errors else 200)
     return _render(request, sender, form, revision=revision, saving=True, status=status, **extra)
 
 
 @login_required
 @permission_required("senders.view_overriderule", raise_exception=True)
+@expensive(when=lambda request: request.method == "POST")
 def bulk_edit(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: the table as text. POST: validate (default, also live via htmx) or save."""
     sender = get_sender(slug)
@@ -217,6 +220,7 @@ def bulk_edit(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @permission_required(EDIT_PERMS, raise_exception=True)
+@expensive(when=lambda request: request.method == "POST")
 def bulk_import(request: HttpRequest, slug: str) -> HttpResponse:
     """Replace the table with an uploaded file, or append the file to it; all or nothing."""
     sender = get_sender(slug)
@@ -226,7 +230,9 @@ def bulk_import(request: HttpRequest, slug: str) -> HttpResponse:
     if not import_form.is_valid():
         initial = {"text": document_of(sender, mask_passwords=True)}
         form = BulkForm(initial=initial, sender=sender)
-        return _render(request, sender, form, revision=sender.revision, import_form=import_form)
+        return _render(
+            request, sender, form, revision=sender.revision, import_form=import_form, status=400
+        )
     upload, mode = import_form.cleaned_data["file"], import_form.cleaned_data["mode"]
     # Appending shows (and, on errors, keeps) the stored table above the file's lines.
     existing = document_of(sender, mask_passwords=True) if mode == "append" else ""

@@ -28,7 +28,8 @@ def database_trouble(error: Exception) -> str:
 
 
 def get_sender(slug: str) -> MailSender:
-    return get_object_or_404(MailSender, slug=slug)
+    # The fetch record comes with the sender: the table page shows it.
+    return get_object_or_404(MailSender.objects.select_related("fetch"), slug=slug)
 
 
 def actor_for(

@@ -13,6 +13,7 @@ import logging
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from senders.accounts import client_address
@@ -28,11 +29,15 @@ UNAUTHORIZED_BODY = (
 TEXT = "text/plain; charset=utf-8"
 
 
+# csrf_exempt: these views change nothing and serve only GET and HEAD; without it a POST
+# would get the CSRF middleware's 403 before require_safe could answer 405 (docs/export.md).
+@csrf_exempt
 @require_safe
 def export_text(request: HttpRequest, slug: str) -> HttpResponse:
     return _export(request, slug, "txt")
 
 
+@csrf_exempt
 @require_safe
 def export_json(request: HttpRequest, slug: str) -> HttpResponse:
     return _export(request, slug, "json")

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST, require_safe
 from senders.engine import OverrideSyntaxError
 from senders.history import NothingToRollBack, changes_of, conflict_diff, diff_revisions
 from senders.history import rollback as rollback_table
+from senders.limits import expensive
 from senders.models import MailSender, Revision
 from senders.tables import StaleTable
 from senders.tabletext import format_document, parse_document
@@ -68,6 +69,7 @@ def _render_revision(
 @login_required
 @permission_required(VIEW, raise_exception=True)
 @require_safe
+@expensive()
 def diff(request: HttpRequest, slug: str) -> HttpResponse:
     sender = get_sender(slug)
     a, b, error = _revision_pair(request, sender)

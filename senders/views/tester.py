@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from senders.limits import expensive
 from senders.tester import TesterForm, run_test
 from senders.views.common import get_sender
 
@@ -19,6 +20,7 @@ from senders.views.common import get_sender
 @login_required
 @permission_required("senders.view_overriderule", raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@expensive(when=lambda request: (request.POST or request.GET).get("table") == "text")
 def test_message(request: HttpRequest, slug: str) -> HttpResponse:
     sender = get_sender(slug)
     data = request.POST if request.method == "POST" else request.GET
@@ -30,4 +32,5 @@ def test_message(request: HttpRequest, slug: str) -> HttpResponse:
     report = run_test(sender, form.cleaned_data) if bound and form.is_valid() else None
     context = {"sender": sender, "form": form, "report": report, "has_text": has_text}
     template = "senders/tester.html#result" if request.htmx else "senders/tester.html"
-    return render(request, template, context)
+    # A test that cannot run because of what was typed is a 400, like every refused form.
+    return render(request, template, context, status=400 if form.errors else 200)

@@ -55,7 +55,7 @@ EXPECTED: dict[str, dict[str, tuple[int | str, ...]]] = {
     "senders:rule_toggle": {"GET": (L, 403, 403, 405, 405), "POST": (L, 403, 403, 400, 400)},
     "senders:rule_move": {"GET": (L, 403, 403, 405, 405), "POST": (L, 403, 403, 400, 400)},
     "senders:bulk": {"GET": (L, 403, 200, 200, 200), "POST": (L, 403, 200, 200, 200)},
-    "senders:import": {"GET": (L, 403, 403, 302, 302), "POST": (L, 403, 403, 200, 200)},
+    "senders:import": {"GET": (L, 403, 403, 302, 302), "POST": (L, 403, 403, 400, 400)},
     "senders:test": {"GET": (L, 403, 200, 200, 200), "POST": (L, 403, 200, 200, 200)},
     "senders:history": {"GET": (L, 403, 200, 200, 200), "POST": (L, 403, 405, 405, 405)},
     "senders:diff": {"GET": (L, 403, 200, 200, 200), "POST": (L, 403, 405, 405, 405)},

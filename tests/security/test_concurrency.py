@@ -13,10 +13,11 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.db import transaction
 from django.test import Client
 
 from senders import export, tables
-from senders.models import MailSender
+from senders.models import ExportFetch, MailSender
 from senders.tabletext import parse_document
 from tests.security.conftest import ACTOR, client_as, fill, postgres_only
 from tests.threads import run_at_once
@@ -118,3 +119,35 @@ def test_the_export_serves_the_last_good_table_while_an_edit_is_in_progress(
     assert {body for _, body, _ in served} == {b"old.example relay.example.net\n"}
     assert max(seconds for _, _, seconds in served) < 5  # not waiting for the editor's lock
     assert client.get(url, **auth).content == new.encode()
+
+
+def test_a_poll_records_its_fetch_without_waiting_for_a_save(sender: MailSender) -> None:
+    fill(sender, "old.example relay.example.net\n")
+    token = export.create_token(sender)
+    url, auth = f"/export/{sender.slug}.txt", {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    locked, release = threading.Event(), threading.Event()
+
+    def save() -> None:  # holds the sender's row lock as every save does (senders.tables)
+        with transaction.atomic():
+            MailSender.objects.select_for_update().get(pk=sender.pk)
+            locked.set()
+            release.wait(30)
+
+    served: list[tuple[int, float]] = []
+
+    def poll() -> None:
+        assert locked.wait(30)
+        try:
+            # The first poll ever, then one from another address: both records are due.
+            for address in ("192.0.2.1", "192.0.2.2"):
+                start = time.perf_counter()
+                response = Client().get(url, REMOTE_ADDR=address, **auth)
+                served.append((response.status_code, time.perf_counter() - start))
+        finally:
+            release.set()
+
+    assert run_at_once([save, poll]) == []
+    assert [status for status, _ in served] == [200, 200]
+    assert max(seconds for _, seconds in served) < 1  # not waiting for the lock
+    record = ExportFetch.objects.get(sender=sender)
+    assert (record.by, record.revision) == ("192.0.2.2", 1)

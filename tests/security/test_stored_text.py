@@ -62,7 +62,7 @@ def test_a_comment_with_a_bidi_override_is_refused_in_the_bulk_editor(
     url = reverse("senders:bulk", args=[table.slug])
     text = f"# look{RLO}here\na.example b.example\n"
     response = admin_client.post(url, {"text": text, "action": "save", "revision": 2})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert f"line 1, col 7: {BIDI_MESSAGE[:1].lower()}{BIDI_MESSAGE[1:]}" in errors(response)
     assert table.rules.count() == 4
 

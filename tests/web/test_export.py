@@ -14,7 +14,7 @@ from django.utils.http import http_date
 
 from senders import export
 from senders.export import create_token
-from senders.models import MailSender, Revision
+from senders.models import ExportFetch, MailSender, Revision
 from senders.tables import Actor, add_rule, replace_table
 from senders.tabletext import parse_document
 
@@ -230,6 +230,16 @@ def test_the_export_needs_no_login_and_refuses_post(client: Client, token: str) 
     assert response.status_code == 405
 
 
+@pytest.mark.parametrize("url", ["/export/main.txt", "/export/main.json"])
+def test_a_post_without_a_csrf_token_gets_405_as_documented(url: str, token: str) -> None:
+    client = Client(enforce_csrf_checks=True)  # as a real agent meets the middleware
+    for method in ("post", "put", "delete"):
+        response = getattr(client, method)(url, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 405
+        assert response["Allow"] == "GET, HEAD"
+    assert MailSender.objects.get(slug="main").last_fetched_at is None
+
+
 def test_the_bearer_scheme_is_case_insensitive(client: Client, token: str) -> None:
     response = client.get("/export/main.txt", headers={"Authorization": f"bearer  {token}"})
     assert response.status_code == 200
@@ -332,6 +342,17 @@ def test_a_recreated_sender_does_not_get_the_old_cached_body(client: Client, tok
     assert fetch(client, new_token).content == b"other.example relay.example.net\n"
 
 
+def test_the_json_export_names_the_new_slug_after_a_rename(
+    client: Client, table: MailSender, token: str
+) -> None:
+    assert json.loads(fetch(client, token, "/export/main.json").content)["sender"] == "main"
+    table.slug = "renamed"
+    table.save()  # the revision stays: a rename is not a table change
+    response = fetch(client, token, "/export/renamed.json")
+    assert response["X-Table-Revision"] == "1"
+    assert json.loads(response.content)["sender"] == "renamed"
+
+
 def test_an_unreadable_stored_table_answers_503(
     client: Client, table: MailSender, token: str
 ) -> None:
@@ -360,7 +381,7 @@ def test_polls_are_recorded_at_most_once_a_minute(
     with django_assert_num_queries(1):  # the sender's row; body cached, nothing written
         fetch(client, token)
     assert MailSender.objects.get(pk=table.pk).last_fetched_at == first
-    MailSender.objects.filter(pk=table.pk).update(last_fetched_at=first - timedelta(minutes=2))
+    ExportFetch.objects.filter(sender=table).update(at=first - timedelta(minutes=2))
     fetch(client, token)
     assert MailSender.objects.get(pk=table.pk).last_fetched_at > first
 
@@ -432,3 +453,40 @@ def test_the_written_out_poll_query_reads_what_the_orm_reads(table: MailSender, 
         assert type(getattr(fetched, name)) is type(getattr(expected, name)), name
     assert fetched.created_at.tzinfo is not None
     assert _sender_for_export("nobody") is None
+
+
+def test_the_written_out_poll_query_reads_the_fetch_record_too(
+    client: Client, table: MailSender, token: str, django_assert_num_queries: Any
+) -> None:
+    from senders.export import FETCH_FIELDS, _sender_for_export
+
+    fetched = _sender_for_export("main")
+    assert fetched is not None
+    with django_assert_num_queries(0):
+        assert fetched.fetch_record is None  # read with the sender: no record yet
+    fetch(client, token, remote_addr="192.0.2.7")
+    fetched = _sender_for_export("main")
+    assert fetched is not None
+    expected = ExportFetch.objects.get(sender=table)
+    with django_assert_num_queries(0):
+        record = fetched.fetch_record
+    assert record is not None
+    for name in FETCH_FIELDS:
+        assert getattr(record, name) == getattr(expected, name), name
+        assert type(getattr(record, name)) is type(getattr(expected, name)), name
+    assert record.at.tzinfo is not None
+
+
+def test_a_fetch_leaves_the_senders_row_alone(
+    client: Client, table: MailSender, token: str
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        fetch(client, token)
+    writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith("SELECT")]
+    assert writes, "the first poll of a revision writes its fetch record"
+    assert all("senders_mailsender" not in sql.split(" SET ")[0] for sql in writes)
+    assert all(sql.split()[0].upper() in ("INSERT", "UPDATE") for sql in writes)
+    assert all("senders_exportfetch" in sql for sql in writes)

@@ -132,6 +132,7 @@ def test_htmx_errors_come_back_in_the_same_fragment(
     response = viewer_client.get(
         url(table), {"recipients": "bob@", "size": "lots"}, headers={"HX-Request": "true"}
     )
+    assert response.status_code == 400  # refused input, as on every form
     body = response.content.decode()
     assert body.lstrip().startswith('<section id="result"')
     assert "Fix these to see a result:" in body
@@ -294,6 +295,7 @@ def test_several_recipients_are_grouped_by_domain(viewer_client: Client, table: 
 
 def test_a_bad_recipient_is_named(viewer_client: Client, table: MailSender) -> None:
     response = run(viewer_client, table, recipients="ok@example.com, bob@exa mple..com")
+    assert response.status_code == 400
     assert response.context["report"] is None
     assert response.context["form"].errors["recipients"] == [
         'invalid domain "mple..com": empty label in domain.'
@@ -569,6 +571,7 @@ def test_errors_in_the_unsaved_text_are_listed_by_line(
         recipients="a@x.org",
         dns="manual",
     )
+    assert response.status_code == 400
     assert response.context["report"] is None
     assert response.context["form"].errors["text"] == [
         'line 2, col 19: unknown attribute "$sizee" (did you mean $size?)'
@@ -642,3 +645,50 @@ def test_too_much_unsaved_text_is_refused(
     assert response.context["form"].errors["text"] == [
         "The table text is too long: 112 characters, at most 100."
     ]
+
+
+def test_a_long_trace_shows_its_first_rows_the_matched_ones_and_a_count(
+    viewer_client: Client, sender: MailSender
+) -> None:
+    # 200 rules for x.org that each fail on a condition: none collapses into a run.
+    lines = [f"x.org relay.example.net $size>{n + 100_000}" for n in range(200)]
+    lines += ["x.org m1.example.net", "x.org m2.example.net"]
+    replace_table(sender, parse_document("\n".join(lines) + "\n"), actor=ACTOR)
+    response = run(viewer_client, sender, recipients="a@x.org")
+    rows = only(response).rows
+    assert len(rows) == 50 + 2 + 1
+    assert [row.number for row in rows[:50]] == list(range(1, 51))
+    assert [(row.number, row.state) for row in rows[50:52]] == [(201, "matched"), (202, "matched")]
+    assert (rows[-1].number, rows[-1].last, rows[-1].count, rows[-1].state, rows[-1].why) == (
+        51,
+        200,
+        150,
+        "omitted",
+        "150 more rules not shown: the trace lists its first 50 rows and up to 50 matched "
+        "rules after them",
+    )
+    assert "<td>51\u2013200</td>" in response.content.decode()
+
+
+def test_the_answer_stays_small_for_the_largest_table_and_most_recipients(
+    viewer_client: Client, sender: MailSender
+) -> None:
+    # 10,000 catch-alls that each fail on $size: before the bound, a row each per domain.
+    text = "".join(f"* relay.example.net $size>{n + 100_000}\n" for n in range(10_000))
+    data = {
+        "text": text,
+        "table": "text",
+        "recipients": ",".join(f"a@d{n}.example" for n in range(20)),
+        "dns": "manual",
+        "size": "1k",
+    }
+    response = viewer_client.post(url(sender), data, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    outcomes = response.context["report"].outcomes
+    assert len(outcomes) == 20
+    # The first three domains get their trace (first rows plus a count), the rest none.
+    assert [len(outcome.rows) for outcome in outcomes] == [51, 51, 51] + [0] * 17
+    assert "No trace for this domain: a test shows the trace of its first three recipient " in (
+        response.content.decode()
+    )
+    assert len(response.content) < 100_000
