@@ -18,6 +18,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.html import format_html
 
+from senders.adminqueries import StrictQueryAdmin, make_every_admin_strict
 from senders.engine import OverrideSyntaxError, format_rule, parse_rule
 from senders.models import MailSender, OverrideRule, Revision
 from senders.tables import StaleTable, replace_table
@@ -162,7 +163,7 @@ class MailSenderForm(forms.ModelForm):
 
 
 @admin.register(MailSender)
-class MailSenderAdmin(admin.ModelAdmin):
+class MailSenderAdmin(StrictQueryAdmin):
     form = MailSenderForm
     inlines = [OverrideRuleInline]
     list_display = ["name", "slug", "enabled", "rule_count", "revision", "updated_at"]
@@ -224,7 +225,7 @@ class MailSenderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Revision)
-class RevisionAdmin(admin.ModelAdmin):
+class RevisionAdmin(StrictQueryAdmin):
     """History is never rewritten: view only. Documents are shown with passwords masked."""
 
     list_display = ["sender", "number", "source", "author", "created_at", "message"]
@@ -262,3 +263,8 @@ class RevisionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Revision | None = None) -> bool:
         return False
+
+
+# Last: auth's and axes' admins (registered before this module) get the same strict
+# changelists as ours.
+make_every_admin_strict(admin.site)
