@@ -12,7 +12,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth.models import Group, User
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -21,6 +23,7 @@ from django.utils.html import format_html
 from senders.adminqueries import StrictQueryAdmin, make_every_admin_strict
 from senders.engine import OverrideSyntaxError, format_rule, parse_rule
 from senders.models import MailSender, OverrideRule, Revision
+from senders.roles import ADMIN
 from senders.tables import StaleTable, replace_table
 from senders.tabletext import (
     Entry,
@@ -263,6 +266,88 @@ class RevisionAdmin(StrictQueryAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Revision | None = None) -> bool:
         return False
+
+
+# ---------------------------------------------------------------- user accounts
+
+# Only a superuser may make staff or superusers, or hand out permissions one by one.
+SUPERUSER_ONLY = ("is_staff", "is_superuser", "user_permissions")
+
+
+def grantable_groups(user: Any) -> QuerySet[Group]:
+    """The groups `user` may give or take: none of the admin role, none with more rights."""
+    if user.is_superuser:
+        return Group.objects.all()
+    held = user.get_all_permissions()
+    groups = Group.objects.exclude(name=ADMIN).prefetch_related("permissions__content_type")
+    return Group.objects.filter(
+        pk__in=[
+            group.pk
+            for group in groups
+            if {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()} <= held
+        ]
+    )
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(StrictQueryAdmin, auth_admin.UserAdmin):
+    """The admin role manages accounts but cannot raise anyone's rights above its own.
+
+    For a non-superuser: staff status, superuser status and single permissions are
+    read-only (a POST carrying them is refused with 403), groups offer only the roles
+    below the admin role (other memberships are kept as they are), and superusers'
+    accounts (their password included) are read-only.
+    """
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += SUPERUSER_ONLY
+        return fields
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "groups" and not request.user.is_superuser:
+            kwargs["queryset"] = grantable_groups(request.user)
+            kwargs["help_text"] = (
+                "The roles you may give. The admin role, and any group with rights you "
+                "do not have, can be given or taken only by a superuser."
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        posted = request.POST if request.method == "POST" else {}
+        if not request.user.is_superuser and any(name in posted for name in SUPERUSER_ONLY):
+            raise PermissionDenied(
+                "Only a superuser may change staff, superuser status or permissions."
+            )
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        kept = []
+        if change and "groups" in form.cleaned_data:
+            kept = list(form.instance.groups.exclude(pk__in=grantable_groups(request.user)))
+        super().save_related(request, form, formsets, change)
+        if kept:
+            form.instance.groups.add(*kept)
 
 
 # Last: auth's and axes' admins (registered before this module) get the same strict
