@@ -79,11 +79,13 @@ class RefusedAdminQuery(SuspiciousOperation):
         super().__init__(reason)
 
 
-class StrictQueryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class StrictQueryAdmin(admin.ModelAdmin):
     """A ModelAdmin whose changelist refuses any query its page does not offer."""
 
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
         allowed = CHANGELIST_PARAMS | self.filter_parameters(request)
+        if not self.get_search_fields(request):
+            allowed -= {SEARCH_VAR}  # no search box: a search would be silently ignored
         unknown = sorted(set(request.GET) - allowed)
         if unknown:
             raise RefusedAdminQuery(f"Refused changelist parameters: {', '.join(unknown)}")

@@ -140,3 +140,16 @@ def test_every_admin_is_strict_and_never_searches_or_sorts_secrets() -> None:
         searched = {f.lstrip("^=@").partition("__")[0] for f in model_admin.search_fields}
         assert not searched & SECRET_FIELDS, model
         assert not {str(f) for f in model_admin.list_filter} & SECRET_FIELDS, model
+
+
+def test_the_rule_list_filters_by_sender_only(staff: Client, table: MailSender) -> None:
+    url = "admin:senders_overriderule_changelist"
+    response = get(staff, url, {"sender__id__exact": str(table.pk), "p": "1"})
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 4
+    right = get(staff, url, {"text__contains": SECRET})
+    wrong = get(staff, url, {"text__contains": "not-the-password"})
+    assert refused(right) == refused(wrong)
+    refused(get(staff, url, {"comment__icontains": "relay"}))
+    refused(get(staff, url, {"q": "joe"}))  # no search box: rule text is never searched
+    refused(get(staff, url, {"o": "1"}))  # the table's own order only
