@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from django.db import transaction
 
-from senders.engine import OverrideSyntaxError, format_rule, parse_rule
+from senders.engine import PASSWORD_MASK, OverrideSyntaxError, format_rule, parse_rule
 from senders.models import MailSender, Revision
 from senders.tables import Actor, Change, StaleTable, document_of, replace_table
 from senders.tabletext import (
@@ -40,6 +40,10 @@ from senders.tabletext import (
 from senders.tabletext import restore_passwords as _restore
 
 SAME, ADD, DEL, MOVE, CHANGE, GAP = "same", "add", "del", "move", "change", "gap"
+
+# Stands for a password typed in clear in a diff against stored rules; the parser
+# refuses control characters, so no stored password can equal it.
+ENTERED = "\x00entered\x00"
 
 # ("old", i) → (kind, j) and ("new", j) → (kind, i): a removed and an added rule
 # that are really one rule moved (MOVE) or changed in place (CHANGE).
@@ -155,7 +159,9 @@ def _change_note(old: Entry, new: Entry) -> str:
             notes.append("comment changed")
         else:
             notes.append("comment added" if new.comment else "comment removed")
-    if old.text != new.text:
+    if ENTERED in new.text:
+        notes.append("password entered")
+    elif old.text != new.text:
         notes.append("password changed")
     return ", ".join(notes)
 
@@ -353,13 +359,38 @@ def conflict_diff(stale: StaleTable, user_document: str | None = None) -> Confli
         try:
             current = parse_document(now)
             typed = parse_document(user_document)
+            entered = [_typed_password(entry) for entry in typed]
             # An unknown mask stays a mask: it is shown masked either way.
             with contextlib.suppress(OverrideSyntaxError):
                 typed = _restore(typed, known_passwords(e.text for e in current))
+            typed = [_entered(e) if was else e for e, was in zip(typed, entered, strict=True)]
             yours = diff_entries(current, typed, context=3)
         except OverrideSyntaxError:
             yours = None
     return Conflict(str(stale), stale.expected, stale.current, theirs, yours)
+
+
+def _typed_password(entry: Entry) -> bool:
+    """Does the rule carry a password typed in clear (not the mask)?"""
+    if not has_credentials(entry.text):
+        return False
+    password = parse_rule(entry.text).server.password
+    return password is not None and password != PASSWORD_MASK
+
+
+def _entered(entry: Entry) -> Entry:
+    """The rule with its typed password replaced by ENTERED, which equals no stored one.
+
+    A diff between stored rules and typed ones must not tell whether a typed password
+    is the stored one (a guessing oracle): a rule with a typed password is always
+    "changed … password entered", whatever was typed.
+    """
+    rule = parse_rule(entry.text)
+    domain, _, rest = format_rule(rule, mask_password=True).partition(" ")
+    server, _, tail = rest.partition(" ")
+    user, _, host = server.partition(":" + PASSWORD_MASK + "@")
+    text = " ".join(part for part in (domain, f"{user}:{ENTERED}@{host}", tail) if part)
+    return replace(entry, text=text)
 
 
 def _document_or_current(sender: MailSender, number: int) -> str:

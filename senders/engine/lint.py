@@ -494,34 +494,37 @@ def _useless_priorities(rules: Sequence[Rule]) -> list[LintWarning]:
 
 
 def _mixed_credentials(rules: Sequence[Rule]) -> list[LintWarning]:
+    """Several lines to one relay with a login: the same user, or different logins.
+
+    Never compares passwords: a warning that appeared only when two passwords differ
+    would tell someone typing a guess next to a stored password whether it is right.
+    """
     by_relay: dict[tuple[str, int], list[Rule]] = defaultdict(list)
     for rule in rules:
         by_relay[(rule.server.host, rule.server.port)].append(rule)
     warnings = []
     for (host, port), group in by_relay.items():
-        logins = {(r.server.username, r.server.password) for r in group}
-        if len(logins) < 2 or all(user is None for user, _ in logins):
+        users = sorted({r.server.username or "no login" for r in group})
+        if len(group) < 2 or users == ["no login"]:
             continue
         first, *rest = group
-        users = sorted({r.server.username or "no login" for r in group})
+        lines = ", ".join(str(r.line) for r in group)
         if len(users) == 1:
-            what = f"different passwords for {users[0]}"
-            fix = "use the current password on every line (one of them is out of date)"
+            what = f"lines {lines} send to {host}:{port} as {users[0]}"
+            fix = (
+                f"a password change for {users[0]} must be made on each of these lines "
+                "(the same relay and user appear on several lines)"
+            )
         else:
-            what = "different credentials (" + ", ".join(users) + ")"
+            what = f"lines {lines} send to {host}:{port} with different credentials (" + (
+                ", ".join(users) + ")"
+            )
             fix = (
                 "use the same login on every line, or ignore this if each line "
                 "deliberately uses its own account"
             )
-        lines = ", ".join(str(r.line) for r in group)
         warnings.append(
-            LintWarning(
-                first.line,
-                MIXED_CREDENTIALS,
-                f"lines {lines} send to {host}:{port} with {what}",
-                fix,
-                tuple(r.line for r in rest),
-            )
+            LintWarning(first.line, MIXED_CREDENTIALS, what, fix, tuple(r.line for r in rest))
         )
     return warnings
 

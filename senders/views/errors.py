@@ -9,6 +9,8 @@ from django.shortcuts import render
 from django.template import loader
 from django.template.defaultfilters import filesizeformat
 
+from senders.adminqueries import REFUSED, RefusedAdminQuery
+
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """A request Django could not read: say why in words (too big, too many fields).
@@ -24,6 +26,8 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
             f"a table (typed, pasted or uploaded) at most "
             f"{filesizeformat(settings.MAX_TABLE_UPLOAD_BYTES)}. Split it into smaller parts."
         )
+    elif isinstance(exception, RefusedAdminQuery):
+        title, explanation = "This list cannot be filtered or sorted that way", REFUSED
     elif isinstance(exception, TooManyFieldsSent):
         title = "The form has too many fields"
         explanation = (

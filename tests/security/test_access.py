@@ -20,7 +20,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
-from senders.models import MailSender
+from senders.models import MailSender, OverrideRule
 from tests.security.conftest import ROLES, client_as
 
 pytestmark = pytest.mark.django_db
@@ -176,6 +176,7 @@ def objects(table: MailSender, django_user_model: Any) -> dict[str, Any]:
             django_user_model: someone.pk,
             Group: Group.objects.get(name="viewer").pk,
             MailSender: table.pk,
+            OverrideRule: table.rules.get(position=2).pk,
             type(table.revisions.first()): table.revisions.first().pk,
             AccessAttempt: attempt.pk,
             AccessLog: log.pk,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 from unittest import mock
 
@@ -17,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 
 from senders import export
-from senders.models import MailSender, Revision
+from senders.models import MailSender, OverrideRule, Revision
 from senders.tables import Actor, update_rule
 from tests.security.conftest import ACTOR, SECRET, client_as
 from tests.security.test_access import Route, discovered
@@ -41,6 +42,7 @@ def objects(table: MailSender, django_user_model: Any) -> dict[str, Any]:
         "pks": {
             "user": django_user_model.objects.first().pk,
             MailSender: table.pk,
+            OverrideRule: table.rules.get(position=2).pk,
             Revision: table.revisions.get(number=table.revision).pk,
         },
     }
@@ -111,8 +113,10 @@ def test_no_page_fragment_or_log_line_shows_a_relay_password(
             url = f"/senders/{slug}/history/diff/?a={number}&b={other}"
             bodies[url] = admin.get(url).content
     leaked = [where for where, body in bodies.items() if SECRET.encode() in body]
-    change = f"GET /admin/senders/mailsender/{table.pk}/change/ False"
-    assert b"joe:********@smtp.corp.example" in bodies[change]  # the admin's inline, masked
+    (change,) = [
+        k for k in bodies if re.fullmatch(r"GET /admin/senders/overriderule/\d+/change/ False", k)
+    ]
+    assert b"joe:********@smtp.corp.example" in bodies[change]  # the admin's rule, masked
     assert leaked == []
     assert len(bodies) > 150
     assert SECRET not in caplog.text

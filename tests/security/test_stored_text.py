@@ -82,18 +82,21 @@ def test_sender_names_and_descriptions_refuse_bidi_overrides(
 def test_the_django_admin_refuses_bidi_overrides_and_line_breaks(
     admin_client: Client, table: MailSender
 ) -> None:
-    url = reverse("admin:senders_mailsender_change", args=[table.pk])
-    data = posted(admin_client.get(url))
+    sender_url = reverse("admin:senders_mailsender_change", args=[table.pk])
+    rule = table.rules.get(position=1)
+    rule_url = reverse("admin:senders_overriderule_change", args=[rule.pk])
     before = parse_document(table.revisions.get(number=table.revision).document)
-    for field, value, message in [
-        ("name", f"x{RLO}", BIDI_MESSAGE),
-        ("rules-0-comment", f"x{RLO}", BIDI_MESSAGE),
+    for url, field, value, message in [
+        (sender_url, "name", f"x{RLO}", BIDI_MESSAGE),
+        (rule_url, "comment", f"x{RLO}", BIDI_MESSAGE),
         (
-            "rules-0-comment",
+            rule_url,
+            "comment",
             "x\nevil.example attacker.example",
             "A line break is not allowed here (this is one line of text)",
         ),
     ]:
+        data = posted(admin_client.get(url))
         response = admin_client.post(url, data | {field: value})
         assert response.status_code == 200, field
         assert message in response.content.decode(), field

@@ -474,20 +474,17 @@ def _admin_edit(user: Any, sender: MailSender, first_rule: str) -> None:
     user.save()
     client = Client()
     client.force_login(user)
-    url = reverse("admin:senders_mailsender_change", args=[sender.pk])
-    page = client.get(url)
-    forms = [page.context["adminform"].form]
-    for inline in page.context["inline_admin_formsets"]:
-        forms += [inline.formset.management_form, *inline.formset.forms]
+    rule = sender.rules.get(position=1)
+    url = reverse("admin:senders_overriderule_change", args=[rule.pk])
+    form = client.get(url).context["adminform"].form
     data: dict[str, Any] = {}
-    for form in forms:
-        for name, field in form.fields.items():
-            value = form[name].value()
-            if isinstance(field, BooleanField):
-                value = "on" if value else None
-            if value not in (None, ""):
-                data[form.add_prefix(name)] = value
-    data["rules-0-text"] = first_rule
+    for name, field in form.fields.items():
+        value = form[name].value()
+        if isinstance(field, BooleanField):
+            value = "on" if value else None
+        if value not in (None, ""):
+            data[name] = value
+    data["text"] = first_rule
     assert client.post(url, data).status_code == 302
 
 

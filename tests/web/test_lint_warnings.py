@@ -72,7 +72,7 @@ def test_lint_never_shows_a_password(sender: MailSender) -> None:
     add_rule(sender, "a.example joe:old-secret@relay.example.net", actor=ACTOR)
     add_rule(sender, "b.example joe:new-secret@relay.example.net", actor=ACTOR)
     html = render_to_string("senders/_lint.html", lint_context(sender))
-    assert "different passwords for joe" in html
+    assert "send to relay.example.net:25 as joe" in html
     assert "secret" not in html
 
 
