@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from senders import tables
@@ -28,6 +29,9 @@ OWN_DOMAIN = "example.com smtp.myisp.com:587"
 CORP = "* joe:********@smtp.corp.example $authsender=joe $end"
 BACKUP = "* backup.example.net $retries>=3 $priority:20 $adddns"
 DEMON = "*.demon.co.uk smtp.demon.net"
+
+# As deployed and as `make run` starts it (DEBUG=1): a person sees the same pages.
+pytestmark = pytest.mark.usefixtures("debug_on_and_off")
 
 README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
 
