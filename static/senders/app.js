@@ -193,9 +193,30 @@
     if (el) el.focus();
   });
 
+  // ---- Export token: a read-only field selects all of itself when focused, and its Copy
+  // button (hidden without this script) puts the value on the clipboard.
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("input[data-select-on-focus]")) event.target.select();
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-copy]");
+    if (!button) return;
+    var field = document.getElementById(button.dataset.copy);
+    if (!field) return;
+    function copied() { announce("Copied to the clipboard."); button.textContent = "Copied"; }
+    function fallback() {
+      field.focus();
+      field.select();
+      if (document.execCommand && document.execCommand("copy")) copied();
+      else announce("Press Ctrl+C (or Cmd+C) to copy the selected token.");
+    }
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(field.value).then(copied, fallback);
+    else fallback();
+  });
+
   // The handles and their help are only useful with this script: show them.
   function enhance(root) {
-    root.querySelectorAll(".drag-handle[hidden], #reorder-help[hidden]").forEach(function (el) { el.hidden = false; });
+    root.querySelectorAll(".drag-handle[hidden], #reorder-help[hidden], button[data-copy][hidden]").forEach(function (el) { el.hidden = false; });
   }
   if (window.htmx) htmx.onLoad(enhance);
   else document.addEventListener("DOMContentLoaded", function () { enhance(document); });
