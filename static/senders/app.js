@@ -214,6 +214,40 @@
     else fallback();
   });
 
+  // ---- The tester: inputs the browser refuses (Retries -1) send no request, so the result
+  // of earlier inputs would stay next to them as if it were theirs: say what to fix instead.
+  function markStale(form) {
+    var result = document.getElementById(form.dataset.result);
+    if (!result) return;
+    var invalid = Array.prototype.filter.call(form.elements, function (el) { return el.willValidate && !el.validity.valid; });
+    var note = result.querySelector(".stale-note");
+    result.classList.toggle("stale", invalid.length > 0);
+    if (!invalid.length) { if (note) note.remove(); return; }
+    if (!note) {
+      note = document.createElement("div");
+      note.className = "stale-note";
+      result.insertBefore(note, result.firstElementChild ? result.firstElementChild.nextSibling : null);
+    }
+    note.textContent = "";
+    var intro = document.createElement("p");
+    intro.className = "error";
+    intro.textContent = "Fix " + (invalid.length > 1 ? "these" : "this") + " to see a result:";
+    var list = document.createElement("ul");
+    list.className = "errorlist";
+    invalid.forEach(function (el) {
+      var item = document.createElement("li");
+      var label = el.labels && el.labels.length ? el.labels[0].textContent.trim() : el.name;
+      item.textContent = label + ": " + el.validationMessage;
+      list.appendChild(item);
+    });
+    note.appendChild(intro);
+    note.appendChild(list);
+  }
+  document.addEventListener("input", function (event) {
+    var form = event.target.form;
+    if (form && form.dataset.result) markStale(form);
+  });
+
   // The handles and their help are only useful with this script: show them.
   function enhance(root) {
     root.querySelectorAll(".drag-handle[hidden], #reorder-help[hidden], button[data-copy][hidden]").forEach(function (el) { el.hidden = false; });
