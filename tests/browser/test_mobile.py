@@ -56,8 +56,8 @@ WIDEST = """() => {
   for (const el of document.querySelectorAll("body *")) {
     const box = el.getBoundingClientRect();
     if (box.right > width + 0.5 && box.width > 0) {
-      const name = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
-        + (el.className && typeof el.className === "string" ? "." + el.className.split(" ")[0] : "");
+      const cls = String(el.getAttribute("class") || "").split(" ")[0];
+      const name = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (cls ? "." + cls : "");
       over.push(name + " " + Math.round(box.right - width));
     }
   }
