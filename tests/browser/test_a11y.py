@@ -132,3 +132,40 @@ def test_a_new_token_and_an_open_edit_row_have_no_violations(
     rule.fill("* relay.myisp.com $sise>10")
     expect(view.locator("tr.editing")).to_contain_text("unknown attribute")
     assert _violations(view) == []
+
+
+CONTRAST = """el => {
+  const rgb = c => c.match(/[\\d.]+/g).slice(0, 4).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = v => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  let back = el.parentElement;
+  const clear = "rgba(0, 0, 0, 0)";
+  while (back && getComputedStyle(back).backgroundColor === clear) back = back.parentElement;
+  const bg = rgb(back ? getComputedStyle(back).backgroundColor : "rgb(255, 255, 255)");
+  const style = getComputedStyle(el);
+  const ring = rgb(style.outlineColor);
+  const [a, b] = [lum(ring), lum(bg)].sort((x, y) => y - x);
+  const ratio = (a + 0.05) / (b + 0.05);
+  return {style: style.outlineStyle, width: parseFloat(style.outlineWidth), ratio: ratio};
+}"""
+
+
+def test_the_focus_ring_stands_out_3_to_1(view: Any, two_revisions: MailSender) -> None:
+    log_in(view, "admin", PASSWORD)
+    view.goto("/senders/main/")
+    view.wait_for_load_state()
+    for control in (
+        view.get_by_role("button", name="Log out admin"),  # on the dark header
+        view.get_by_role("link", name="Test a message"),  # on the page
+        view.get_by_role("button", name="Disable rule 1", exact=True),  # in the table
+        view.get_by_label("Rule", exact=True),  # in the "Add a rule" card
+    ):
+        control.focus()
+        ring = control.evaluate(CONTRAST)
+        assert ring["style"] == "solid" and ring["width"] >= 2, ring
+        assert ring["ratio"] >= 3, ring

@@ -15,9 +15,7 @@ from tests.conftest import PASSWORD
 
 PHONE = {"width": 375, "height": 740}
 
-TEST = (
-    "?recipients=bob%40example.com&size=20M&dns=manual&mx_records=example.com+10+mx1.example.com"
-)
+TEST = "?recipients=bob%40example.com&size=20M&dns=manual&mx_records=example.com+10+mx1.example.com"
 
 PAGES = [
     "/",

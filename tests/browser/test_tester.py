@@ -53,7 +53,5 @@ def test_a_result_has_an_address_to_bookmark(
     assert query["dns"] == ["manual"]
     # Opened again from that address: the same result, without typing.
     page.goto(page.url)
-    expect(page.get_by_role("region", name="Result")).to_contain_text(
-        "A message of 20971520 bytes"
-    )
+    expect(page.get_by_role("region", name="Result")).to_contain_text("A message of 20971520 bytes")
     expect(page.get_by_label("Size ($size)")).to_have_value("20M")
