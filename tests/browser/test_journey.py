@@ -206,10 +206,11 @@ def test_an_admin_builds_reorders_edits_and_tests_a_table(page: Any, admin_user:
     expect(result).to_contain_text("A message of 20971520 bytes")
     outcome = result.get_by_role("article", name="example.com override")
     hops = outcome.get_by_role("table", name="Next hops, in the order a deliverer tries them")
+    expect(outcome).to_contain_text("Hops marked “equal” have the same preference")
     expect(body_rows(hops)).to_have_text(
         [
-            "1 smtp.myisp.com 587 10 override, rule 1 none",
-            "2 relay.myisp.com 587 10 override, rule 4 none",
+            "1 (equal) smtp.myisp.com 587 10 override, rule 1 none",
+            "1 (equal) relay.myisp.com 587 10 override, rule 4 none",
         ]
     )
     trace = outcome.get_by_role("group").filter(has_text="Trace")
