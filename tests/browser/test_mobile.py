@@ -99,3 +99,21 @@ def test_no_page_scrolls_sideways_at_375px(phone: Any, admin_user: Any, two_revi
         if extra := _sideways(phone):
             wide[path] = extra
     assert not wide, "\n".join(f"{path}: {', '.join(els)}" for path, els in wide.items())
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_the_search_button_stays_beside_its_field(
+    browser: Any, live_server: Any, admin_user: Any, sender: Any, width: int
+) -> None:
+    context = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": 700})
+    try:
+        page = context.new_page()
+        log_in(page, "ada", PASSWORD)
+        field = page.get_by_role("searchbox", name="Search senders").bounding_box()
+        button = page.get_by_role("button", name="Search").bounding_box()
+        assert button["height"] < 50  # one line of text
+        assert abs(button["y"] + button["height"] / 2 - (field["y"] + field["height"] / 2)) < 4
+        assert button["x"] > field["x"] + field["width"]
+        assert _sideways(page) == []
+    finally:
+        context.close()
