@@ -105,7 +105,9 @@ def test_no_page_scrolls_sideways_at_375px(phone: Any, admin_user: Any, two_revi
 def test_the_search_button_stays_beside_its_field(
     browser: Any, live_server: Any, admin_user: Any, sender: Any, width: int
 ) -> None:
-    context = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": 700})
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": width, "height": 700}
+    )
     try:
         page = context.new_page()
         log_in(page, "ada", PASSWORD)
