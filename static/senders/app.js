@@ -248,6 +248,24 @@
     if (form && form.dataset.result) markStale(form);
   });
 
+  // ---- Bulk editor: an error's "line N, col M" link puts the cursor there in the text.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a.error-link[data-line]");
+    if (!link) return;
+    var text = document.getElementById(link.getAttribute("href").slice(1));
+    if (!text || !("setSelectionRange" in text)) return;
+    event.preventDefault();
+    var lines = text.value.split("\n");
+    var line = Math.min(Number(link.dataset.line), lines.length);
+    var offset = 0;
+    for (var i = 0; i < line - 1; i++) offset += lines[i].length + 1;
+    offset += Math.min(Number(link.dataset.column) - 1, lines[line - 1].length);
+    text.focus();
+    text.setSelectionRange(offset, offset);
+    var height = parseFloat(getComputedStyle(text).lineHeight) || 20;
+    text.scrollTop = Math.max(0, (line - 3) * height);
+  });
+
   // The handles and their help are only useful with this script: show them.
   function enhance(root) {
     root.querySelectorAll(".drag-handle[hidden], #reorder-help[hidden], button[data-copy][hidden]").forEach(function (el) { el.hidden = false; });

@@ -76,6 +76,8 @@ def test_an_admin_builds_reorders_edits_and_tests_a_table(page: Any, admin_user:
     # Saving it anyway is refused; the typed text stays.
     page.get_by_role("button", name="Add rule").click()
     expect(rule).to_have_attribute("aria-invalid", "true")  # the server's answer is in
+    # htmx wires the new field up when it settles: typing earlier would not be seen.
+    expect(page.locator(".htmx-added, .htmx-settling")).to_have_count(0)
     expect(verdict.get_by_text(message)).to_be_visible()
     expect(rule).to_have_value("* relay.myisp.com:587 $sise>10000000 $end")
     expect(page.get_by_text("No rules yet")).to_be_visible()
