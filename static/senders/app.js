@@ -266,6 +266,44 @@
     text.scrollTop = Math.max(0, (line - 3) * height);
   });
 
+  // ---- Bulk editor: line numbers beside the text, the lines with errors marked.
+  function gutterOf(text) {
+    var gutter = text.previousElementSibling;
+    if (gutter && gutter.classList.contains("gutter")) return gutter;
+    var box = document.createElement("div");
+    box.className = "numbered";
+    text.parentNode.insertBefore(box, text);
+    gutter = document.createElement("pre");
+    gutter.className = "gutter";
+    gutter.setAttribute("aria-hidden", "true");
+    box.appendChild(gutter);
+    box.appendChild(text);
+    text.setAttribute("wrap", "off");
+    text.addEventListener("scroll", function () { gutter.scrollTop = text.scrollTop; });
+    return gutter;
+  }
+  function numberLines() {
+    var text = document.querySelector("textarea[data-line-numbers]");
+    if (!text) return;
+    var gutter = gutterOf(text);
+    var bad = {};
+    document.querySelectorAll("a.error-link[data-line]").forEach(function (a) { bad[a.dataset.line] = true; });
+    var count = text.value.split("\n").length;
+    gutter.textContent = "";
+    for (var n = 1; n <= count; n++) {
+      var span = document.createElement("span");
+      span.textContent = String(n);
+      if (bad[n]) span.className = "error-line";
+      gutter.appendChild(span);
+    }
+    gutter.scrollTop = text.scrollTop;
+  }
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("textarea[data-line-numbers]")) numberLines();
+  });
+  document.addEventListener("htmx:afterSettle", numberLines);
+  document.addEventListener("DOMContentLoaded", numberLines);
+
   // The handles and their help are only useful with this script: show them.
   function enhance(root) {
     root.querySelectorAll(".drag-handle[hidden], #reorder-help[hidden], button[data-copy][hidden]").forEach(function (el) { el.hidden = false; });
