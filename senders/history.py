@@ -229,10 +229,7 @@ def _deleted_line(
     if ("old", i) not in pairs:
         diff.removed += 1
         return [DiffLine(DEL, i + 1, None, _shown(entry), entry.comment)]
-    kind, j = pairs[("old", i)]
-    if kind == MOVE:
-        return [DiffLine(MOVE, i + 1, j + 1, _shown(entry), entry.comment, f"moved to {j + 1}")]
-    return []  # a change is shown once, where the rule is now
+    return []  # a moved or changed rule is shown once, where it is now
 
 
 def _inserted_line(

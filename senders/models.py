@@ -179,6 +179,9 @@ class Revision(models.Model):
     source = models.CharField(max_length=20, choices=Source.choices)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     message = models.CharField(max_length=500, blank=True)
+    # What changed, in one line (senders.changelog): the history shows it when no
+    # message was typed.
+    summary = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
         ordering = ["sender", "-number"]

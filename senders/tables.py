@@ -18,6 +18,7 @@ from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from senders import changelog
 from senders.engine import PASSWORD_MASK, Rule, format_rule, format_table, parse_rule
 from senders.engine.parse import RegexBudget, count_regexes
 from senders.fields import seal_passwords
@@ -120,8 +121,13 @@ def _shift(sender: MailSender, first: int, last: int | None, delta: int) -> None
     OverrideRule.objects.filter(pk__in=ids).update(position=F("position") - _PARK + delta)
 
 
-def _record(sender: MailSender, actor: Actor, document: str | None = None) -> Revision:
-    """Bump the revision and snapshot the table (`document`, if the caller has it)."""
+def _record(
+    sender: MailSender, actor: Actor, document: str | None = None, summary: str = ""
+) -> Revision:
+    """Bump the revision and snapshot the table (`document`, if the caller has it).
+
+    `summary` (senders.changelog) says what changed, for a history without messages.
+    """
     sender.revision += 1
     MailSender.objects.filter(pk=sender.pk).update(revision=sender.revision)
     return Revision.objects.create(
@@ -132,6 +138,7 @@ def _record(sender: MailSender, actor: Actor, document: str | None = None) -> Re
         source=actor.source,
         remote_addr=actor.remote_addr or None,
         message=actor.message[:500],
+        summary=summary[: changelog.MAX_SUMMARY],
     )
 
 
@@ -197,7 +204,7 @@ def add_rule(
         comment=comment,
         updated_by=actor.user_or_none,
     )
-    return Change(sender, _record(sender, actor), rule)
+    return Change(sender, _record(sender, actor, summary=changelog.added(position, text)), rule)
 
 
 @transaction.atomic
@@ -212,6 +219,7 @@ def update_rule(
 ) -> Change:
     sender = _lock(rule.sender, expected_revision)
     rule = OverrideRule.objects.get(pk=rule.pk, sender=sender)
+    before = Entry(rule.text, rule.enabled, rule.comment)
     if text is not None:
         rule.text = canonical(text, sender, keep_password_of=[rule.text], replacing=rule.pk)
     if enabled is not None:
@@ -220,7 +228,9 @@ def update_rule(
         rule.comment = comment
     rule.updated_by = actor.user_or_none
     rule.save()
-    return Change(sender, _record(sender, actor), rule)
+    after = Entry(rule.text, rule.enabled, rule.comment)
+    summary = changelog.changed(rule.position, before, after)
+    return Change(sender, _record(sender, actor, summary=summary), rule)
 
 
 @transaction.atomic
@@ -232,7 +242,8 @@ def delete_rule(
     position = rule.position
     rule.delete()
     _shift(sender, position + 1, None, -1)
-    return Change(sender, _record(sender, actor), rule)
+    summary = changelog.removed(position, rule.text)
+    return Change(sender, _record(sender, actor, summary=summary), rule)
 
 
 @transaction.atomic
@@ -253,7 +264,7 @@ def move_rule(
             _shift(sender, start + 1, to, -1)
         OverrideRule.objects.filter(pk=rule.pk).update(position=to)
         rule.position = to
-    return Change(sender, _record(sender, actor), rule)
+    return Change(sender, _record(sender, actor, summary=changelog.moved(start, to)), rule)
 
 
 @transaction.atomic
@@ -274,10 +285,12 @@ def replace_table(
     if any(PASSWORD_MASK in entry.text for entry in entries):
         stored = known_passwords(sender.rules.values_list("text", flat=True))
         entries = restore_passwords(entries, stored)
+    old = entries_of(sender) if actor.source != Revision.Source.IMPORT else None
     sender.rules.all().delete()
     _insert_rules(sender, entries, actor.user_or_none)
     document = format_document(entries)  # what document_of() would read back
-    return Change(sender, _record(sender, actor, document), entries=entries)
+    summary = changelog.replaced(actor.source, old, entries)
+    return Change(sender, _record(sender, actor, document, summary), entries=entries)
 
 
 def _insert_rules(sender: MailSender, entries: Sequence[Entry], user: Any) -> None:

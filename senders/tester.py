@@ -14,7 +14,8 @@ from __future__ import annotations
 import functools
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -410,6 +411,26 @@ def postfix_outcome(
     return PostfixOutcome(str(route.reply), reason, hops, [rule.line for rule in agent.unused])
 
 
+@dataclass(frozen=True)
+class RankedHop:
+    """A hop with its place in the order; hops of equal preference share their place
+    (the spec: equal preferences are reported as equal, a deliverer may spread load)."""
+
+    place: int
+    equal: bool
+    hop: HopRow
+
+
+def ranked(hops: Sequence[HopRow]) -> list[RankedHop]:
+    """Places as in a race: 1, 1, 3 for preferences 10, 10, 20."""
+    counts = Counter(hop.preference for hop in hops)
+    places: dict[int, int] = {}
+    return [
+        RankedHop(places.setdefault(hop.preference, index), counts[hop.preference] > 1, hop)
+        for index, hop in enumerate(hops, start=1)
+    ]
+
+
 @dataclass
 class DomainOutcome:
     domain: str
@@ -422,6 +443,14 @@ class DomainOutcome:
     saved: DomainOutcome | None = None  # the saved table's outcome, when testing unsaved text
     postfix: PostfixOutcome | None = None  # the Postfix agent's route, when it differs
     traced: bool = True  # False past MAX_TRACED_DOMAINS: no trace was made
+
+    @property
+    def ranked_hops(self) -> list[RankedHop]:
+        return ranked(self.hops)
+
+    @property
+    def has_equal_hops(self) -> bool:
+        return any(hop.equal for hop in self.ranked_hops)
 
     @property
     def route(self) -> tuple[object, ...]:

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import reswap, retarget
 
 from senders import tables
-from senders.engine import OverrideSyntaxError
+from senders.engine import PASSWORD_MASK, OverrideSyntaxError
 from senders.engine.lint import LintWarning
 from senders.export import export_status
 from senders.forms import AddRuleForm, RuleForm, RuleSummary, describe_rule
@@ -181,10 +181,23 @@ def table(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def rule_validate(request: HttpRequest, slug: str) -> HttpResponse:
     """Live validation: the parser's verdict on the typed rule, as a fragment."""
-    get_sender(slug)
+    sender = get_sender(slug)
     form = RuleForm({"text": request.POST.get("text", "")})
-    form.is_valid()
+    if form.is_valid() and form.rule is not None and form.rule.server.password == PASSWORD_MASK:
+        # The mask keeps a stored password only for the same user, host and port: ask
+        # the save's own rule (an edit keeps its rule's password; an added rule, any).
+        editing = _find_rule(sender, _rule_id(request.GET.get("rule")))
+        keep = [editing.text] if editing is not None else ()
+        try:
+            tables.canonical(form.cleaned_data["text"], sender, keep_password_of=keep)
+        except OverrideSyntaxError as error:
+            form.parser_error(error)
     return render(request, "senders/_rule_verdict.html", {"verdict": form.verdict})
+
+
+def _rule_id(value: str | None) -> int:
+    """A posted rule id, or 0 (no rule has it) for anything else."""
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 10 else 0
 
 
 @login_required

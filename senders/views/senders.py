@@ -79,11 +79,23 @@ def sender_edit(request: HttpRequest, slug: str) -> HttpResponse:
         if form.is_valid():
             sender = form.save()
             messages.success(request, f'Sender "{sender.name}" saved.')
+            if sender.slug != slug:
+                messages.warning(request, _export_moved(request, slug, sender.slug))
             return redirect(sender)
     else:
         form = SenderForm(instance=sender)
     context = {"form": form, "sender": MailSender.objects.get(pk=sender.pk)}
     return render(request, "senders/sender_form.html", context, status=400 if form.errors else 200)
+
+
+def _export_moved(request: HttpRequest, old: str, new: str) -> str:
+    def url(slug: str) -> str:
+        return request.build_absolute_uri(reverse("export_text", args=[slug]))
+
+    return (
+        f"The export URL changed from {url(old)} to {url(new)}: delivery agents still "
+        "fetching the old URL get 401 until they are given the new one."
+    )
 
 
 @login_required

@@ -26,19 +26,21 @@ logger = logging.getLogger(__name__)
 def token(request: HttpRequest, slug: str) -> HttpResponse:
     sender = get_sender(slug)
     new_token = None
+    revoked = False
     action = request.POST.get("action") if request.method == "POST" else None
     if action == "rotate":
         new_token = create_token(sender)
         logger.info("export token of %s rotated by %s", slug, request.user)
     elif action == "revoke":
         revoke_token(sender)
+        revoked = True
         logger.info("export token of %s revoked by %s", slug, request.user)
         if not request.htmx:
             messages.success(request, "Export token revoked: delivery can no longer fetch.")
             return redirect("senders:token", slug)
     elif request.method == "POST":
         return _render(request, sender, None, error="Choose Create or Revoke.", status=400)
-    return _render(request, sender, new_token)
+    return _render(request, sender, new_token, revoked=revoked)
 
 
 def _render(
@@ -47,6 +49,7 @@ def _render(
     new_token: str | None,
     *,
     error: str = "",
+    revoked: bool = False,
     status: int = 200,
 ) -> HttpResponse:
     urls = {
@@ -60,6 +63,7 @@ def _render(
         "export_url": urls["text"],
         "export_json_url": urls["json"],
         "error": error,
+        "revoked": revoked,
     }
-    template = "senders/token.html#token-card" if request.htmx else "senders/token.html"
+    template = "senders/token.html#token-region" if request.htmx else "senders/token.html"
     return render(request, template, context, status=status)

@@ -194,9 +194,120 @@
     if (el) el.focus();
   });
 
+  // ---- Export token: a read-only field selects all of itself when focused, and its Copy
+  // button (hidden without this script) puts the value on the clipboard.
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("input[data-select-on-focus]")) event.target.select();
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-copy]");
+    if (!button) return;
+    var field = document.getElementById(button.dataset.copy);
+    if (!field) return;
+    function copied() { announce("Copied to the clipboard."); button.textContent = "Copied"; }
+    function fallback() {
+      field.focus();
+      field.select();
+      if (document.execCommand && document.execCommand("copy")) copied();
+      else announce("Press Ctrl+C (or Cmd+C) to copy the selected token.");
+    }
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(field.value).then(copied, fallback);
+    else fallback();
+  });
+
+  // ---- The tester: inputs the browser refuses (Retries -1) send no request, so the result
+  // of earlier inputs would stay next to them as if it were theirs: say what to fix instead.
+  function markStale(form) {
+    var result = document.getElementById(form.dataset.result);
+    if (!result) return;
+    var invalid = Array.prototype.filter.call(form.elements, function (el) { return el.willValidate && !el.validity.valid; });
+    var note = result.querySelector(".stale-note");
+    result.classList.toggle("stale", invalid.length > 0);
+    if (!invalid.length) { if (note) note.remove(); return; }
+    if (!note) {
+      note = document.createElement("div");
+      note.className = "stale-note";
+      result.insertBefore(note, result.firstElementChild ? result.firstElementChild.nextSibling : null);
+    }
+    note.textContent = "";
+    var intro = document.createElement("p");
+    intro.className = "error";
+    intro.textContent = "Fix " + (invalid.length > 1 ? "these" : "this") + " to see a result:";
+    var list = document.createElement("ul");
+    list.className = "errorlist";
+    invalid.forEach(function (el) {
+      var item = document.createElement("li");
+      var label = el.labels && el.labels.length ? el.labels[0].textContent.trim() : el.name;
+      item.textContent = label + ": " + el.validationMessage;
+      list.appendChild(item);
+    });
+    note.appendChild(intro);
+    note.appendChild(list);
+  }
+  document.addEventListener("input", function (event) {
+    var form = event.target.form;
+    if (form && form.dataset.result) markStale(form);
+  });
+
+  // ---- Bulk editor: an error's "line N, col M" link puts the cursor there in the text.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a.error-link[data-line]");
+    if (!link) return;
+    var text = document.getElementById(link.getAttribute("href").slice(1));
+    if (!text || !("setSelectionRange" in text)) return;
+    event.preventDefault();
+    var lines = text.value.split("\n");
+    var line = Math.min(Number(link.dataset.line), lines.length);
+    var offset = 0;
+    for (var i = 0; i < line - 1; i++) offset += lines[i].length + 1;
+    offset += Math.min(Number(link.dataset.column) - 1, lines[line - 1].length);
+    text.focus();
+    text.setSelectionRange(offset, offset);
+    var height = parseFloat(getComputedStyle(text).lineHeight) || 20;
+    text.scrollTop = Math.max(0, (line - 3) * height);
+  });
+
+  // ---- Bulk editor: line numbers beside the text, the lines with errors marked.
+  function gutterOf(text) {
+    var gutter = text.previousElementSibling;
+    if (gutter && gutter.classList.contains("gutter")) return gutter;
+    var box = document.createElement("div");
+    box.className = "numbered";
+    text.parentNode.insertBefore(box, text);
+    gutter = document.createElement("pre");
+    gutter.className = "gutter";
+    gutter.setAttribute("aria-hidden", "true");
+    box.appendChild(gutter);
+    box.appendChild(text);
+    text.setAttribute("wrap", "off");
+    text.addEventListener("scroll", function () { gutter.scrollTop = text.scrollTop; });
+    return gutter;
+  }
+  function numberLines() {
+    var text = document.querySelector("textarea[data-line-numbers]");
+    if (!text) return;
+    var gutter = gutterOf(text);
+    var bad = {};
+    document.querySelectorAll("a.error-link[data-line]").forEach(function (a) { bad[a.dataset.line] = true; });
+    var count = text.value.split("\n").length;
+    gutter.textContent = "";
+    for (var n = 1; n <= count; n++) {
+      var span = document.createElement("span");
+      span.textContent = String(n);
+      if (bad[n]) span.className = "error-line";
+      gutter.appendChild(span);
+    }
+    gutter.scrollTop = text.scrollTop;
+  }
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("textarea[data-line-numbers]")) numberLines();
+  });
+  document.addEventListener("htmx:afterSettle", numberLines);
+  document.addEventListener("DOMContentLoaded", numberLines);
+
   // The handles and their help are only useful with this script: show them.
   function enhance(root) {
-    root.querySelectorAll(".drag-handle[hidden], #reorder-help[hidden]").forEach(function (el) { el.hidden = false; });
+    root.querySelectorAll(".drag-handle[hidden], #reorder-help[hidden], button[data-copy][hidden]").forEach(function (el) { el.hidden = false; });
   }
   if (window.htmx) htmx.onLoad(enhance);
   else document.addEventListener("DOMContentLoaded", function () { enhance(document); });

@@ -59,6 +59,18 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
+@pytest.fixture(params=[False, True], ids=["DEBUG off", "DEBUG on"])
+def debug_on_and_off(request: pytest.FixtureRequest, settings: Any) -> bool:
+    """The live server with DEBUG off (as deployed) and on (as `make run` starts it).
+
+    Use with `pytestmark = pytest.mark.usefixtures("debug_on_and_off")`: scripts that
+    only load under DEBUG (django-htmx's debug handler once wiped rejected forms)
+    must not change what a person sees.
+    """
+    settings.DEBUG = request.param
+    return bool(request.param)
+
+
 @pytest.fixture
 def page(browser: Any, live_server: Any) -> Iterator[Any]:
     context = browser.new_context(base_url=live_server.url)

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from senders import tables
@@ -28,6 +29,9 @@ OWN_DOMAIN = "example.com smtp.myisp.com:587"
 CORP = "* joe:********@smtp.corp.example $authsender=joe $end"
 BACKUP = "* backup.example.net $retries>=3 $priority:20 $adddns"
 DEMON = "*.demon.co.uk smtp.demon.net"
+
+# As deployed and as `make run` starts it (DEBUG=1): a person sees the same pages.
+pytestmark = pytest.mark.usefixtures("debug_on_and_off")
 
 README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
 
@@ -72,6 +76,8 @@ def test_an_admin_builds_reorders_edits_and_tests_a_table(page: Any, admin_user:
     # Saving it anyway is refused; the typed text stays.
     page.get_by_role("button", name="Add rule").click()
     expect(rule).to_have_attribute("aria-invalid", "true")  # the server's answer is in
+    # htmx wires the new field up when it settles: typing earlier would not be seen.
+    expect(page.locator(".htmx-added, .htmx-settling")).to_have_count(0)
     expect(verdict.get_by_text(message)).to_be_visible()
     expect(rule).to_have_value("* relay.myisp.com:587 $sise>10000000 $end")
     expect(page.get_by_text("No rules yet")).to_be_visible()
@@ -202,10 +208,11 @@ def test_an_admin_builds_reorders_edits_and_tests_a_table(page: Any, admin_user:
     expect(result).to_contain_text("A message of 20971520 bytes")
     outcome = result.get_by_role("article", name="example.com override")
     hops = outcome.get_by_role("table", name="Next hops, in the order a deliverer tries them")
+    expect(outcome).to_contain_text("Hops marked “equal” have the same preference")
     expect(body_rows(hops)).to_have_text(
         [
-            "1 smtp.myisp.com 587 10 override, rule 1 none",
-            "2 relay.myisp.com 587 10 override, rule 4 none",
+            "1 (equal) smtp.myisp.com 587 10 override, rule 1 none",
+            "1 (equal) relay.myisp.com 587 10 override, rule 4 none",
         ]
     )
     trace = outcome.get_by_role("group").filter(has_text="Trace")

@@ -9,6 +9,7 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
+from senders.export import create_token
 from senders.models import MailSender, OverrideRule, Revision
 from senders.tables import Actor, add_rule
 
@@ -245,10 +246,29 @@ def test_admins_edit_a_sender_and_may_rename_its_slug(
     assert (sender.name, sender.slug, sender.enabled) == ("Head office", "head", False)
 
 
+def test_renaming_the_slug_warns_that_the_export_url_changed(
+    admin_client_role: Client, sender: MailSender
+) -> None:
+    url = reverse("senders:edit", args=[sender.slug])
+    response = admin_client_role.post(url, form_data(slug="head"))
+    assert messages_of(response) == [
+        'Sender "Branch office" saved.',
+        "The export URL changed from http://testserver/export/main.txt to "
+        "http://testserver/export/head.txt: delivery agents still fetching the old URL "
+        "get 401 until they are given the new one.",
+    ]
+    # What the warning says: the old URL answers 401 even with the sender's token.
+    token = create_token(MailSender.objects.get(slug="head"))
+    auth = {"Authorization": f"Bearer {token}"}
+    assert Client().get("/export/main.txt", headers=auth).status_code == 401
+    assert Client().get("/export/head.txt", headers=auth).status_code == 200
+
+
 def test_an_edit_may_keep_its_own_slug(admin_client_role: Client, sender: MailSender) -> None:
     url = reverse("senders:edit", args=[sender.slug])
     response = admin_client_role.post(url, form_data(slug="main", name="Main"))
     assert response.status_code == 302
+    assert messages_of(response) == ['Sender "Main" saved.']
 
 
 def test_an_invalid_edit_changes_nothing(admin_client_role: Client, sender: MailSender) -> None:
@@ -284,7 +304,10 @@ def test_delete_asks_first_and_says_what_will_be_lost(
     assert "its override table: <strong>2 rules</strong>" in html
     assert "its history: <strong>2 revisions</strong>, so no rollback is possible" in html
     assert "its export address <code>http://testserver/export/main.txt</code>" in html
-    assert "delivery agents fetching it will get “not found”" in html
+    assert (
+        "delivery agents fetching it will get <strong>401</strong>, as for a wrong token "
+        "(the export never says whether a sender exists)" in html
+    )
     assert MailSender.objects.filter(pk=sender.pk).exists()
 
 

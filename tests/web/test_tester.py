@@ -206,6 +206,26 @@ def test_override_plus_dns_sorts_by_preference(viewer_client: Client, table: Mai
     ]
 
 
+def test_hops_of_equal_preference_share_their_place_and_say_so(
+    viewer_client: Client, table: MailSender
+) -> None:
+    response = run(viewer_client, table, recipients="a@x.org", retries="5")
+    places = [(r.place, r.equal, r.hop.host) for r in only(response).ranked_hops]
+    assert places == [
+        (1, False, "mx1.x.org"),
+        (2, True, "backup.example.net"),
+        (2, True, "mx2.x.org"),
+    ]
+    body = response.content.decode()
+    assert "<td>2 (equal)</td>" in body
+    assert (
+        "Hops marked “equal” have the same preference: a deliverer may try them in any "
+        "order, or spread the load across them." in body
+    )
+    alone = run(viewer_client, table, recipients="a@customer.com").content.decode()
+    assert "(equal)" not in alone and "Hops marked" not in alone
+
+
 def test_dnsmx_reads_the_typed_mx_records(viewer_client: Client, table: MailSender) -> None:
     outcome = only(run(viewer_client, table, recipients="a@customer.com"))
     assert outcome.status == "override"

@@ -74,15 +74,34 @@ def test_revoking_removes_the_token(
     assert client.get(f"/export/main.txt?token={token}").status_code == 401
 
 
-def test_htmx_gets_only_the_token_card(admin_client_role: Client, sender: MailSender) -> None:
+def test_htmx_gets_the_token_card_and_the_delivery_card_together(
+    admin_client_role: Client, sender: MailSender
+) -> None:
     response = admin_client_role.post(URL, {"action": "rotate"}, headers={"HX-Request": "true"})
     html = response.content.decode()
-    assert html.lstrip().startswith('<div class="card" id="token-card">')
+    assert html.lstrip().startswith('<div id="token-region">')
     assert "<html" not in html
     shown_token(html)
+    # The delivery card below no longer says there is no token.
+    assert 'id="export-status"' in html
+    assert "no token" not in html
     response = admin_client_role.post(URL, {"action": "revoke"}, headers={"HX-Request": "true"})
     assert response.status_code == 200
-    assert "No export token" in response.content.decode()
+    html = response.content.decode()
+    assert "Export token revoked: delivery can no longer fetch." in html
+    assert "No export token: delivery agents cannot fetch this table." in html
+    assert "Delivery agents cannot fetch this table yet." in html  # the delivery card
+
+
+def test_rotating_asks_first_and_is_not_the_main_button(
+    admin_client_role: Client, sender: MailSender
+) -> None:
+    html = admin_client_role.post(URL, {"action": "rotate"}).content.decode()
+    rotate = re.search(r'<form[^>]*hx-confirm="([^"]+)"[^>]*>\s*<input[^>]*>\s*(<button[^>]*>)'
+                       r"Rotate", html)  # fmt: skip
+    assert rotate, "Rotate has no confirmation"
+    assert rotate.group(1).startswith("Rotate the export token? The current token stops working")
+    assert 'class="secondary"' in rotate.group(2)
 
 
 def test_an_unknown_action_is_refused_and_changes_nothing(
