@@ -204,7 +204,9 @@ def test_it_links_each_changed_recipient_to_the_tester(
 
 
 def test_a_dns_failure_defers_those_recipients(
-    viewer_client: Client, sender: MailSender, dns_server: DnsTestServer
+    viewer_client: Client,
+    sender: MailSender,
+    dns_server: DnsTestServer,  # noqa: F811
 ) -> None:
     sender.nameservers = dns_server.address
     sender.save()
