@@ -462,11 +462,17 @@ def compare_tables(
 
 
 def impact_csv_rows(impact: Impact) -> Iterable[tuple[str, str, str, str]]:
-    """recipient, old route, new route, changed ("yes"/"no"): one row per recipient."""
+    """recipient, old route, new route, changed ("yes"/"no"): one row per recipient.
+
+    A recipient that a spreadsheet would read as a formula gets a leading "'"."""
     yield ("recipient", "old route", "new route", "changed")
     for row in impact.rows:
         changed = "yes" if row.changed else "no"
-        yield (row.recipient.message.recipient, row.old_route, row.new_route, changed)
+        recipient = row.recipient.message.recipient
+        # A spreadsheet would run "=HYPERLINK(…)@x.example" as a formula (CSV injection).
+        if recipient.startswith(("=", "+", "-", "@", "\t", "\r")):
+            recipient = "'" + recipient
+        yield (recipient, row.old_route, row.new_route, changed)
 
 
 def format_impact(impact: Impact) -> str:

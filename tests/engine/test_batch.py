@@ -230,3 +230,12 @@ def test_it_asks_dns_once_per_domain_and_defers_on_servfail(dns_server: DnsTestS
         ),
         ("servfail.test", "defer", "defer"),
     }
+
+
+def test_a_recipient_a_spreadsheet_would_run_is_quoted_in_the_csv() -> None:
+    impact = impact_of(OLD, NEW, "=cmd|calc@example.com\n+1@example.com\n")
+    assert [row[0] for row in impact_csv_rows(impact)] == [
+        "recipient",
+        "'=cmd|calc@example.com",
+        "'+1@example.com",
+    ]
