@@ -17,12 +17,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from senders.engine import OverrideSyntaxError, format_result, parse_nameserver
+from senders.engine import OverrideSyntaxError, parse_nameserver
 from senders.engine.batch import (
     MAX_BYTES,
     MAX_LINES,
     BatchError,
     Impact,
+    ImpactGroup,
     RecipientImpact,
     RecipientList,
     compare_tables,
@@ -32,11 +33,19 @@ from senders.engine.batch import (
 from senders.history import document_at
 from senders.models import MailSender, Revision
 from senders.tabletext import parse_document
-from senders.tester import TableUnderTest, saved_table, shared_dns_resolver
+from senders.tester import (
+    RuleRow,
+    TableUnderTest,
+    saved_table,
+    shared_dns_resolver,
+    trace_rows,
+)
 from senders.validators import clean_document
 
-# The page lists this many changed recipients (with their traces) in all; the CSV has all.
-MAX_LISTED = 300
+# The page shows the traces of this many examples, and lists this many changed
+# recipients (each a link to the tester), in all; the CSV has every recipient.
+MAX_TRACED = 30
+MAX_LISTED = 1000
 # An uploaded list up to this size is put into the textarea of the page that answers.
 SHOWN_UPLOAD = 1_000_000
 # All DNS lookups of one analysis together stop after this long: the rest defer.
@@ -178,20 +187,38 @@ class ImpactReport:
     data: dict[str, Any]
 
     @property
-    def listed_groups(self) -> list[tuple[Any, list[TracedRow]]]:
-        """Each group with the recipients the page lists (MAX_LISTED in all)."""
-        budget = MAX_LISTED
+    def shown_groups(self) -> list[ShownGroup]:
+        """Each group with the examples whose traces the page shows, and the recipients it
+        lists with a link to the tester (MAX_TRACED and MAX_LISTED in all)."""
+        traced, listed = MAX_TRACED, MAX_LISTED
         shown = []
         for group in self.impact.groups:
-            rows = [TracedRow(row, self.tester_url) for row in group.members[:budget]]
-            budget -= len(rows)
-            shown.append((group, rows))
+            examples = [self._traced(row) for row in group.examples[: max(traced, 0)]]
+            members = [self._traced(row) for row in group.members[: max(listed, 0)]]
+            traced -= len(examples)
+            listed -= len(members)
+            shown.append(ShownGroup(group, examples, members))
         return shown
+
+    def _traced(self, row: RecipientImpact) -> TracedRow:
+        # Saved rules are numbered by position, a revision's or a text's by line.
+        old_word = "rule" if self.data["compare"] == "text" else "line"
+        return TracedRow(row, self.data["old"], self.data["new"], old_word, self.tester_url)
+
+
+@dataclass
+class ShownGroup:
+    group: ImpactGroup
+    examples: list[TracedRow]
+    members: list[TracedRow]
 
 
 @dataclass
 class TracedRow:
     row: RecipientImpact
+    old_table: TableUnderTest
+    new_table: TableUnderTest
+    old_word: str
     tester_url: str
 
     @property
@@ -199,12 +226,12 @@ class TracedRow:
         return self.row.recipient.message.recipient
 
     @property
-    def old_trace(self) -> str:
-        return format_result(self.row.old)
+    def old_trace(self) -> list[RuleRow]:
+        return trace_rows(self.old_table, self.row.old, self.old_word)
 
     @property
-    def new_trace(self) -> str:
-        return format_result(self.row.new)
+    def new_trace(self) -> list[RuleRow]:
+        return trace_rows(self.new_table, self.row.new, "line")
 
     @property
     def test_link(self) -> str:
