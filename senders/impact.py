@@ -8,7 +8,9 @@ Relay passwords never leave the engine: routes and traces are masked.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -165,8 +167,7 @@ class ImpactForm(forms.Form):
                     self.add_error(name, "Enter a revision number.")
                 continue
             try:
-                document = document_at(self.sender, number)
-                data["old" if name == "a" else "new"] = TableUnderTest.of(parse_document(document))
+                data["old" if name == "a" else "new"] = revision_table(self.sender, number)
             except Revision.DoesNotExist:
                 have = f"1 to {self.sender.revision}" if self.sender.revision else "none yet"
                 self.add_error(
@@ -175,6 +176,17 @@ class ImpactForm(forms.Form):
                 )
             except OverrideSyntaxError as error:
                 self.add_error(name, f"Revision {number} can no longer be read: {error}")
+
+
+@functools.lru_cache(maxsize=8)
+def _revision_table(pk: int, created_at: datetime, number: int) -> TableUnderTest:
+    return TableUnderTest.of(parse_document(document_at(MailSender(pk=pk), number)))
+
+
+def revision_table(sender: MailSender, number: int) -> TableUnderTest:
+    """A revision's table, parsed and compiled once: revisions never change (`created_at`
+    tells a re-created sender that got the same id apart). Raises Revision.DoesNotExist."""
+    return _revision_table(sender.pk, sender.created_at, number)
 
 
 @dataclass
@@ -223,7 +235,7 @@ class TracedRow:
 
     @property
     def recipient(self) -> str:
-        return self.row.recipient.message.recipient
+        return self.row.recipient.address
 
     @property
     def old_trace(self) -> list[RuleRow]:
@@ -238,7 +250,7 @@ class TracedRow:
         """The tester with this recipient and its message filled in (the saved table)."""
         message = self.row.recipient.message
         query = {
-            "recipients": message.recipient,
+            "recipients": self.row.recipient.address,
             "mail_from": message.sender,
             "auth_sender": message.auth_sender,
             "size": str(message.size),

@@ -63,9 +63,14 @@ class BatchError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """One recipient of the list and the message attributes given with it."""
+    """One recipient of the list (`address`, as written) and the message that routes it.
+
+    The route depends on the domain and the attributes only, so recipients of one
+    domain with the same attributes share one `Message` (of the bare domain).
+    """
 
     line: int
+    address: str
     message: Message
 
 
@@ -121,9 +126,9 @@ def read_recipients(text: str, *, max_lines: int = MAX_LINES) -> RecipientList:
         raise BatchError(errors[:MAX_ERRORS])
     if not found:
         raise BatchError(["The list holds no recipient."])
-    unique: dict[Message, Recipient] = {}
+    unique: dict[tuple[str, Message], Recipient] = {}
     for recipient in found:
-        unique.setdefault(recipient.message, recipient)
+        unique.setdefault((recipient.address, recipient.message), recipient)
     return RecipientList(kind, tuple(unique.values()), len(found) - len(unique))
 
 
@@ -141,25 +146,35 @@ def _kind_of(lines: Sequence[str]) -> Kind:
     return "plain"
 
 
-def _message(line: int, recipient: str, **values: str | int) -> tuple[Recipient | None, str]:
-    try:
-        message = Message(recipient, **values)  # type: ignore[arg-type]
-    except ValueError as error:
-        return None, f"line {line}: {error}."
-    return Recipient(line, message), ""
+class _Messages:
+    """Builds the messages of a list: one per domain and attributes (normalising a
+    domain is the costly part of reading a list)."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, tuple[tuple[str, str | int], ...]], Message] = {}
+
+    def recipient(self, line: int, address: str, values: dict[str, str | int]) -> Recipient:
+        """Raises ValueError with the user's message."""
+        domain = address.rpartition("@")[2]
+        key = (domain, tuple(sorted(values.items())))
+        message = self._known.get(key)
+        if message is None:
+            Message(address, **values)  # type: ignore[arg-type]  # the error names the address
+            message = self._known[key] = Message(domain, **values)  # type: ignore[arg-type]
+        return Recipient(line, address, message)
 
 
 def _collect(
     items: Iterable[tuple[int, str, dict[str, str | int]]],
 ) -> tuple[list[Recipient], list[str]]:
+    messages = _Messages()
     found: list[Recipient] = []
     errors: list[str] = []
     for number, address, values in items:
-        recipient, error = _message(number, address, **values)
-        if recipient is not None:
-            found.append(recipient)
-        else:
-            errors.append(error)
+        try:
+            found.append(messages.recipient(number, address, values))
+        except ValueError as error:
+            errors.append(f"line {number}: {error}.")
             if len(errors) >= MAX_ERRORS:
                 break
     return found, errors
@@ -302,6 +317,20 @@ class BatchResolver:
             return self._answers.setdefault(key, answer)
 
 
+class _NeedsDns(Exception):
+    pass
+
+
+class _Offline:
+    """A resolver that knows nothing: evaluating without it tells which domains need DNS."""
+
+    def lookup_mx(self, domain: str) -> MxAnswer:
+        raise _NeedsDns
+
+    def lookup_implicit_mx(self, domain: str) -> MxAnswer:
+        raise _NeedsDns
+
+
 # ---------------------------------------------------------------- comparing
 
 
@@ -385,7 +414,7 @@ class Impact:
                     "old_route": group.old_route,
                     "new_route": group.new_route,
                     "count": group.count,
-                    "examples": [row.recipient.message.recipient for row in group.examples],
+                    "examples": [row.recipient.address for row in group.examples],
                 }
                 for group in self.groups
             ],
@@ -404,8 +433,10 @@ def compare_tables(
 ) -> Impact:
     """Evaluate every recipient against both tables; group the changed routes.
 
-    One task per recipient domain, on at most `workers` threads, so each domain's
-    MX answer is asked for once; DNS stops after `dns_seconds` (then: defer).
+    The domains whose routes need no DNS answer are evaluated first, in this
+    thread; the others then run one task per domain on at most `workers` threads,
+    so that each question is asked once and slow answers overlap. DNS stops after
+    `dns_seconds` (the rest: defer).
     """
     started = time.perf_counter()
     batch = BatchResolver(resolver, dns_seconds)
@@ -413,17 +444,17 @@ def compare_tables(
     for index, recipient in enumerate(recipients):
         by_domain.setdefault(recipient.message.domain, []).append(index)
     rows: list[RecipientImpact | None] = [None] * len(recipients)
+    groups_of: list[tuple[str, str]] = [("", "")] * len(recipients)
 
-    def run(indexes: list[int]) -> None:
-        # The route depends on the message's attributes, not on the local part.
-        seen: dict[tuple[str, str, int, int], tuple[Result, Result, str, str, str, str]] = {}
+    def run(indexes: list[int], resolver: Resolver) -> None:
+        # Recipients of a domain with the same attributes share one Message.
+        seen: dict[Message, tuple[Result, Result, str, str, str, str]] = {}
         for index in indexes:
             message = recipients[index].message
-            key = (message.sender, message.auth_sender, message.size, message.retries)
-            done = seen.get(key)
+            done = seen.get(message)
             if done is None:
-                before = evaluate(old, message, batch)
-                after = evaluate(new, message, batch)
+                before = evaluate(old, message, resolver)
+                after = evaluate(new, message, resolver)
                 done = (
                     before,
                     after,
@@ -432,18 +463,23 @@ def compare_tables(
                     _group_text(before),
                     _group_text(after),
                 )
-                seen[key] = done
+                seen[message] = done
             rows[index] = RecipientImpact(recipients[index], done[0], done[1], done[2], done[3])
             groups_of[index] = (done[4], done[5])
 
-    groups_of: list[tuple[str, str]] = [("", "")] * len(recipients)
-    tasks = list(by_domain.values())
-    if workers <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            run(task)
+    offline = _Offline()
+    needs_dns = []
+    for task in by_domain.values():
+        try:
+            run(task, offline)
+        except _NeedsDns:
+            needs_dns.append(task)
+    if workers <= 1 or len(needs_dns) <= 1:
+        for task in needs_dns:
+            run(task, batch)
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="impact") as pool:
-            for _ in pool.map(run, tasks):
+            for _ in pool.map(lambda task: run(task, batch), needs_dns):
                 pass
     done_rows = [row for row in rows if row is not None]
     groups: dict[tuple[str, str], ImpactGroup] = {}
@@ -468,7 +504,7 @@ def impact_csv_rows(impact: Impact) -> Iterable[tuple[str, str, str, str]]:
     yield ("recipient", "old route", "new route", "changed")
     for row in impact.rows:
         changed = "yes" if row.changed else "no"
-        recipient = row.recipient.message.recipient
+        recipient = row.recipient.address
         # A spreadsheet would run "=HYPERLINK(…)@x.example" as a formula (CSV injection).
         if recipient.startswith(("=", "+", "-", "@", "\t", "\r")):
             recipient = "'" + recipient
@@ -487,7 +523,7 @@ def format_impact(impact: Impact) -> str:
         lines.append("")
         lines.append(f"{group.count}: {group.old_route} → {group.new_route}")
         for row in group.examples:
-            lines.append(f"  {row.recipient.message.recipient}")
+            lines.append(f"  {row.recipient.address}")
         if group.count > len(group.examples):
             lines.append(f"  … and {group.count - len(group.examples)} more")
     return "\n".join(lines) + "\n"

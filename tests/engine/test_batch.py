@@ -29,7 +29,7 @@ def errors_of(text: str, **kwargs: int) -> list[str]:
 def test_it_reads_plain_lines_of_addresses_and_domains() -> None:
     listed = read_recipients("bob@example.com\n\n# a comment\n<ann@example.org>\nexample.net\n")
     assert listed.kind == "plain"
-    assert [(r.line, r.message.recipient) for r in listed.recipients] == [
+    assert [(r.line, r.address) for r in listed.recipients] == [
         (1, "bob@example.com"),
         (4, "ann@example.org"),
         (5, "example.net"),
@@ -63,7 +63,7 @@ def test_it_reads_csv_columns_named_by_the_header() -> None:
     listed = read_recipients(text)
     assert listed.kind == "csv"
     message = listed.recipients[0].message
-    assert (message.recipient, message.sender, message.auth_sender) == (
+    assert (listed.recipients[0].address, message.sender, message.auth_sender) == (
         "bob@example.com",
         "a@b.example",
         "joe",
@@ -110,7 +110,7 @@ def test_it_takes_the_recipients_of_a_postfix_log() -> None:
     )
     listed = read_recipients(log)
     assert listed.kind == "log"
-    assert [(r.line, r.message.recipient) for r in listed.recipients] == [
+    assert [(r.line, r.address) for r in listed.recipients] == [
         (2, "bob@example.com"),
         (3, "ann@example.org"),
     ]
@@ -166,7 +166,7 @@ def test_it_groups_changed_routes_with_counts_and_examples() -> None:
     assert group.old_route == "override: relay.example:587"
     assert group.new_route == "override: joe:********@relay2.example:587"
     assert group.count == 8
-    assert [row.recipient.message.recipient for row in group.examples] == [
+    assert [row.recipient.address for row in group.examples] == [
         f"user{i}@example.com" for i in range(5)
     ]
 
