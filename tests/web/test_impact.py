@@ -224,3 +224,25 @@ def test_a_dns_failure_defers_those_recipients(
     assert "2 of 3 recipients would change route" in page
     assert "<code>override: catchall.example:25</code>" in page
     assert "<code>defer</code>" in page
+
+
+def test_a_million_lines_are_refused_naming_the_line(
+    viewer_client: Client, table: MailSender
+) -> None:
+    upload = SimpleUploadedFile("list.txt", b"a.b\n" * 1_000_000, "text/plain")  # 4 MB
+    response = run(viewer_client, table, file=upload)
+    assert response.status_code == 400
+    assert (
+        "…or upload a file: line 100001: too many lines: a list may have at most 100,000."
+        in response.content.decode()
+    )
+
+
+def test_an_upload_over_5_mb_is_refused(viewer_client: Client, table: MailSender) -> None:
+    upload = SimpleUploadedFile("list.txt", b"a" * (5 * 1024 * 1024 + 1), "text/plain")
+    response = run(viewer_client, table, file=upload)
+    assert response.status_code == 400
+    assert (
+        "…or upload a file: The list is too big: 5,242,881 bytes, at most 5,242,880 bytes (5 MB)."
+        in response.content.decode()
+    )
