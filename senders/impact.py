@@ -215,7 +215,9 @@ class ImpactReport:
     def _traced(self, row: RecipientImpact) -> TracedRow:
         # Saved rules are numbered by position, a revision's or a text's by line.
         old_word = "rule" if self.data["compare"] == "text" else "line"
-        return TracedRow(row, self.data["old"], self.data["new"], old_word, self.tester_url)
+        return TracedRow(
+            row, self.data["old"], self.data["new"], old_word, self.tester_url, self.data["dns"]
+        )
 
 
 @dataclass
@@ -232,6 +234,7 @@ class TracedRow:
     new_table: TableUnderTest
     old_word: str
     tester_url: str
+    dns: str  # "live" or "sender", as chosen for the analysis
 
     @property
     def recipient(self) -> str:
@@ -255,7 +258,7 @@ class TracedRow:
             "auth_sender": message.auth_sender,
             "size": str(message.size),
             "retries": str(message.retries),
-            "dns": "live",
+            "dns": self.dns,
         }
         return f"{self.tester_url}?{urlencode(query)}"
 

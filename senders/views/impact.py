@@ -33,13 +33,16 @@ def impact(request: HttpRequest, slug: str) -> HttpResponse:
         "text": data.get("text", ""),
         "dns": "live",
     }
-    for name in ("a", "b"):
-        if data.get(name, "").strip().isdecimal():
-            initial[name] = data[name].strip()
+    for name in ("a", "b"):  # from the history diff's link
+        value = data.get(name, "").strip()
+        if value.isascii() and value.isdigit() and len(value) <= 9:
+            initial[name] = int(value)
     run = request.method == "POST" and data.get("run") in ("page", "csv")
-    form = ImpactForm(data if run else None, request.FILES or None, initial=initial, sender=sender)
+    form = ImpactForm(
+        data if run else None, request.FILES if run else None, initial=initial, sender=sender
+    )
+    context = {"sender": sender, "form": form, "limits": LIMITS}
     if not run or not form.is_valid():
-        context = {"sender": sender, "form": form, "limits": LIMITS, "has_text": has_text}
         return render(request, "senders/impact.html", context, status=400 if run else 200)
     report = run_impact(sender, form.cleaned_data)
     if data["run"] == "csv":
@@ -47,6 +50,4 @@ def impact(request: HttpRequest, slug: str) -> HttpResponse:
         response["Content-Disposition"] = f'attachment; filename="impact-{sender.slug}.csv"'
         csv.writer(response).writerows(impact_csv_rows(report.impact))
         return response
-    context = {"sender": sender, "form": form, "limits": LIMITS, "has_text": has_text}
-    context["report"] = report
-    return render(request, "senders/impact.html", context)
+    return render(request, "senders/impact.html", {**context, "report": report})

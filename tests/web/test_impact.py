@@ -224,6 +224,7 @@ def test_a_dns_failure_defers_those_recipients(
     assert "2 of 3 recipients would change route" in page
     assert "<code>override: catchall.example:25</code>" in page
     assert "<code>defer</code>" in page
+    assert "retries=0&amp;dns=sender" in page  # the test page asks the same DNS servers
 
 
 def test_a_million_lines_are_refused_naming_the_line(
