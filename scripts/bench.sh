@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 
 failed=()
-for bench in engine pages export agent agent_postfix; do
+for bench in engine pages export agent agent_postfix impact; do
   echo "== bench/$bench.py"
   if ! $PY "bench/$bench.py"; then
     failed+=("$bench")

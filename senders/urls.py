@@ -1,6 +1,6 @@
 from django.urls import path
 
-from senders.views import bulk, history, relays, rules, senders, tester, tokens
+from senders.views import bulk, history, impact, relays, rules, senders, tester, tokens
 
 app_name = "senders"
 
@@ -22,6 +22,7 @@ urlpatterns = [
     path("senders/<slug:slug>/import/", bulk.bulk_import, name="import"),
     # Try a message against the saved table (or the bulk editor's unsaved text).
     path("senders/<slug:slug>/test/", tester.test_message, name="test"),
+    path("senders/<slug:slug>/impact/", impact.impact, name="impact"),
     # History, diff, rollback.
     path("senders/<slug:slug>/history/", history.history, name="history"),
     path("senders/<slug:slug>/history/diff/", history.diff, name="diff"),

@@ -57,6 +57,7 @@ EXPECTED: dict[str, dict[str, tuple[int | str, ...]]] = {
     "senders:bulk": {"GET": (L, 403, 200, 200, 200), "POST": (L, 403, 200, 200, 200)},
     "senders:import": {"GET": (L, 403, 403, 302, 302), "POST": (L, 403, 403, 400, 400)},
     "senders:test": {"GET": (L, 403, 200, 200, 200), "POST": (L, 403, 200, 200, 200)},
+    "senders:impact": {"GET": (L, 403, 200, 200, 200), "POST": (L, 403, 200, 200, 200)},
     "senders:history": {"GET": (L, 403, 200, 200, 200), "POST": (L, 403, 405, 405, 405)},
     "senders:diff": {"GET": (L, 403, 200, 200, 200), "POST": (L, 403, 405, 405, 405)},
     "senders:revision": {"GET": (L, 403, 200, 200, 200), "POST": (L, 403, 405, 405, 405)},

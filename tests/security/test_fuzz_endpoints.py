@@ -19,6 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from senders.models import MailSender
+from tests.conftest_dns import dns_server  # noqa: F401  (a pytest fixture)
+from tests.engine.dnsserver import DnsTestServer
 from tests.security.conftest import WEB, client_as
 from tests.security.strategies import NASTY, field_bytes, field_text, form_body, rule_like
 
@@ -168,6 +170,40 @@ def test_tester_get_and_post(
     assert_answered(post(admin_client, url, fields, hx), {200, 400})
 
 
+impact_fields = st.fixed_dictionaries(
+    {
+        "recipients": field_bytes()
+        | st.sampled_from([b"recipient,size\nbob@example.com,x\n", b"to=<a@b.example>\n"]),
+        "compare": st.sampled_from([b"text", b"revisions", b"", b"\xff"]),
+        "a": revision,
+        "b": revision,
+        "text": field_bytes(),
+        # Never "live": the sender's own DNS servers are the loopback test server.
+        "dns": st.sampled_from([b"sender", b"", b"\xff", b"live\x00"]),
+        "run": st.sampled_from([b"page", b"csv", b"", b"\x00"]),
+    }
+)
+
+
+@WEB
+@given(fields=impact_fields, upload=st.none() | st.binary(max_size=2000))
+def test_impact_post(
+    admin_client: Client,
+    table: MailSender,
+    dns_server: DnsTestServer,  # noqa: F811
+    fields: dict[str, bytes],
+    upload: bytes | None,
+) -> None:
+    MailSender.objects.filter(pk=table.pk).update(nameservers=dns_server.address)
+    url = f"/senders/{table.slug}/impact/"
+    assert_answered(post(admin_client, url, fields), {200, 400})
+    if upload is not None:
+        data = {name: value.decode("utf-8", "replace") for name, value in fields.items()}
+        data["file"] = SimpleUploadedFile("list.txt", upload)  # type: ignore[assignment]
+        assert_answered(admin_client.post(url, data), {200, 400})
+    assert_answered(get(admin_client, url, {"a": fields["a"], "b": fields["b"]}), {200})
+
+
 sender_fields = st.fixed_dictionaries(
     {
         "name": field_bytes(),
@@ -291,6 +327,8 @@ BENIGN = {
     "mx_records": b"example.com 10 mx.example.com",
     "name": b"Fuzzed",
     "slug": b"fuzzed",
+    "compare": b"text",
+    "run": b"page",
 }
 # (method, url template, fields, statuses a non-htmx request may get)
 ENDPOINTS: list[tuple[str, str, tuple[str, ...], set[int]]] = [
@@ -324,6 +362,13 @@ ENDPOINTS: list[tuple[str, str, tuple[str, ...], set[int]]] = [
         TESTER_FIELDS,
         {200, 400},
     ),
+    (
+        "POST",
+        "/senders/{slug}/impact/",
+        ("recipients", "compare", "a", "b", "text", "dns", "run"),
+        {200, 400},
+    ),
+    ("GET", "/senders/{slug}/impact/", ("a", "b", "text"), {200}),
     (
         "POST",
         "/senders/new/",

@@ -1,4 +1,7 @@
-"""`manage.py route`: where would mail to this recipient go, and why."""
+"""`manage.py route`: where would mail to this recipient go, and why.
+
+With `--batch`: which recipients of a list a change of the table routes elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +19,24 @@ from senders.engine import (
     Message,
     OverrideSyntaxError,
     Rule,
+    compile_table,
     evaluate,
     format_result,
     parse_nameserver,
     parse_table,
 )
+from senders.engine.batch import (
+    BatchError,
+    compare_tables,
+    decode_upload,
+    format_impact,
+    read_recipients,
+)
 
 # Exit status for a table with syntax errors or bad arguments, as argparse uses.
 USAGE_ERROR = 2
+# With --batch, all DNS lookups together stop after this long (the rest defer).
+BATCH_DNS_SECONDS = 60.0
 
 
 def _count(text: str) -> int:
@@ -53,17 +66,31 @@ def _nameserver(text: str) -> str:
 class Command(BaseCommand):
     help = (
         "Show the next hops for one recipient through an override table, and the trace: "
-        "which lines matched and why. Exit status 0 for every routing result, 2 for a "
-        "table with syntax errors or bad arguments."
+        "which lines matched and why. With --batch FILE --sender SLUG (--against REVISION | "
+        "--table FILE): which recipients of the list would change route. Exit status 0 for "
+        "every routing result, 2 for a table or list with errors or bad arguments."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
+        self._parser = parser
+        # Which of --to/--batch, --table/--sender/--against go together is checked in
+        # handle(): with --batch, --sender and --table are the two sides of a comparison.
+        parser.add_argument("--to", metavar="ADDRESS", help="recipient address, or a bare domain")
+        parser.add_argument("--table", metavar="FILE", help='table file ("-" for standard input)')
+        parser.add_argument("--sender", metavar="SLUG", help="the table of a stored mail sender")
         parser.add_argument(
-            "--to", required=True, metavar="ADDRESS", help="recipient address, or a bare domain"
+            "--batch",
+            metavar="FILE",
+            help="a list of recipients (plain lines, CSV with a header, or a Postfix log; "
+            '"-" for standard input): show which would change route from the saved table '
+            "of --sender to --against REVISION or --table FILE",
         )
-        source = parser.add_mutually_exclusive_group(required=True)
-        source.add_argument("--table", metavar="FILE", help='table file ("-" for standard input)')
-        source.add_argument("--sender", metavar="SLUG", help="the table of a stored mail sender")
+        parser.add_argument(
+            "--against",
+            type=_count,
+            metavar="REVISION",
+            help="with --batch: the revision of the sender's table to compare with",
+        )
         parser.add_argument(
             "--from",
             dest="envelope_sender",
@@ -95,6 +122,17 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["batch"] is not None:
+            self._batch(options)
+            return
+        if options["to"] is None:
+            self._parser.error("the following arguments are required: --to")
+        if options["against"] is not None:
+            self._parser.error("argument --against: only with --batch")
+        if options["table"] is None and options["sender"] is None:
+            self._parser.error("one of the arguments --table --sender is required")
+        if options["table"] is not None and options["sender"] is not None:
+            self._parser.error("argument --sender: not allowed with argument --table")
         try:
             message = Message(
                 options["to"],
@@ -115,6 +153,56 @@ class Command(BaseCommand):
             self.stdout.write(
                 format_result(result, show_secrets=options["show_secrets"]), ending=""
             )
+
+    def _batch(self, options: dict[str, Any]) -> None:
+        """`--batch FILE --sender SLUG (--against REVISION | --table FILE)`: the impact."""
+        if options["to"] is not None:
+            self._parser.error("argument --to: not allowed with argument --batch")
+        if options["sender"] is None:
+            self._parser.error("argument --batch: needs --sender SLUG (the old side)")
+        if (options["against"] is None) == (options["table"] is None):
+            self._parser.error("argument --batch: needs one of --against REVISION or --table FILE")
+        try:
+            listed = read_recipients(decode_upload(self._read_bytes(options["batch"])))
+        except BatchError as error:
+            for each in error.errors:
+                self.stderr.write(each)
+            raise SystemExit(USAGE_ERROR) from None
+        old = self._rules(None, options["sender"])
+        if options["against"] is not None:
+            new = self._revision_rules(options["sender"], options["against"])
+        else:
+            new = self._rules(options["table"], None)
+        resolver = DnsResolver(options["nameserver"], timeout=options["timeout"])
+        impact = compare_tables(
+            compile_table(old),
+            compile_table(new),
+            listed.recipients,
+            resolver,
+            dns_seconds=BATCH_DNS_SECONDS,
+        )
+        if options["json"]:
+            self.stdout.write(json.dumps(impact.as_dict(), indent=2, ensure_ascii=False))
+        else:
+            self.stdout.write(format_impact(impact), ending="")
+
+    def _revision_rules(self, slug: str, number: int) -> list[Rule]:
+        from senders.history import document_at  # needs the database
+        from senders.models import MailSender, Revision
+        from senders.tabletext import parse_document, rule_at
+
+        try:
+            sender = MailSender.objects.get(slug=slug)
+            entries = parse_document(document_at(sender, number))
+        except MailSender.DoesNotExist:
+            self._fail(f'unknown sender "{slug}"')
+        except Revision.DoesNotExist:
+            self._fail(f'sender "{slug}" has no revision {number}')
+        except OverrideSyntaxError as error:
+            self._fail(f"revision {number} can no longer be read: {error}")
+        except DatabaseError as error:
+            self._fail(f"cannot read the stored tables ({error}); has `manage.py migrate` run?")
+        return [rule_at(entry.text, entry.line) for entry in entries if entry.enabled]
 
     def _rules(self, table: str | None, sender: str | None) -> list[Rule]:
         try:
@@ -137,15 +225,17 @@ class Command(BaseCommand):
         except DatabaseError as error:
             self._fail(f"cannot read the stored tables ({error}); has `manage.py migrate` run?")
 
-    def _read(self, path: str) -> str:
+    def _read_bytes(self, path: str) -> bytes:
         try:
             if path == "-":
-                data = sys.stdin.buffer.read()
-            else:
-                with open(path, "rb") as file:
-                    data = file.read()
+                return sys.stdin.buffer.read()
+            with open(path, "rb") as file:
+                return file.read()
         except OSError as error:
             self._fail(f"cannot read {path}: {error.strerror or error}")
+
+    def _read(self, path: str) -> str:
+        data = self._read_bytes(path)
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as error:
