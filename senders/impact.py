@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
 from senders.engine import OverrideSyntaxError, parse_nameserver
@@ -53,9 +54,11 @@ SHOWN_UPLOAD = 1_000_000
 # All DNS lookups of one analysis together stop after this long: the rest defer.
 DNS_SECONDS = 10.0
 
+# An upload is also bounded by the site's upload limit (senders.uploads): the smaller wins.
+UPLOAD_BYTES = min(MAX_BYTES, settings.MAX_TABLE_UPLOAD_BYTES)
 LIMITS = (
-    f"At most {MAX_LINES:,} lines; an uploaded file at most {MAX_BYTES // 1024 // 1024} MB "
-    "(pasted text at most about 2 MB)."
+    f"At most {MAX_LINES:,} lines; an uploaded file or pasted text at most "
+    f"{filesizeformat(UPLOAD_BYTES)}."
 )
 RECIPIENTS_HELP = (
     "One address or domain per line; or CSV with a header row naming the columns "
@@ -135,11 +138,11 @@ class ImpactForm(forms.Form):
         field = "file" if upload else "recipients"
         try:
             if upload:
-                if upload.size > MAX_BYTES:
+                if upload.size > UPLOAD_BYTES:
                     raise BatchError(
                         [
                             f"The list is too big: {upload.size:,} bytes, at most "
-                            f"{MAX_BYTES:,} bytes (5 MB)."
+                            f"{UPLOAD_BYTES:,} bytes ({filesizeformat(UPLOAD_BYTES)})."
                         ]
                     )
                 text = decode_upload(upload.read())

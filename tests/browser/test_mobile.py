@@ -29,6 +29,8 @@ PAGES = [
     "/senders/main/history/diff/?a=1&b=2",
     "/senders/main/history/2/",
     "/senders/main/token/",
+    "/senders/main/relays/",
+    "/senders/main/impact/",
     "/accounts/password_change/",
 ]
 
