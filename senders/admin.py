@@ -101,6 +101,9 @@ class RuleAdminForm(forms.ModelForm):
 
 @admin.register(OverrideRule)
 class OverrideRuleAdmin(StrictQueryAdmin):
+    class Media:
+        css = {"all": ["senders/admin.css"]}  # no inline styles: the CSP allows none
+
     """A table's rules, a page at a time (a sender's page links here, filtered by sender).
 
     Every save goes through `tables.replace_table` (source "Django admin"): positions
@@ -200,6 +203,9 @@ class MailSenderForm(forms.ModelForm):
 
 @admin.register(MailSender)
 class MailSenderAdmin(StrictQueryAdmin):
+    class Media:
+        css = {"all": ["senders/admin.css"]}  # no inline styles: the CSP allows none
+
     """Senders; their rules are edited in the rule list (a link here), never inline:
     a table of 10,000 rules must not become 10,000 forms."""
 
