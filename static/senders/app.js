@@ -178,7 +178,7 @@
     }
     // Back from an edit or delete row: the rule's own first action.
     var row = was.row && document.getElementById(was.row);
-    var action = row && row.querySelector(".actions a, .actions button");
+    var action = row && (row.querySelector(".row-actions a, .row-actions button") || row.querySelector(".actions a, .actions button"));
     if (action) return action;
     var links = document.querySelectorAll("a[href]");
     for (var j = 0; path && j < links.length; j++) {
