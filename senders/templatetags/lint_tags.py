@@ -49,8 +49,8 @@ def by_kind(warnings: Iterable[LintWarning] | None) -> list[WarningGroup]:
     groups: dict[str, list[LintWarning]] = {}
     for warning in warnings or ():
         groups.setdefault(warning.code, []).append(warning)
-    order = list(KINDS)
-    codes = sorted(groups, key=lambda code: (order.index(code) if code in KINDS else len(order), code))
+    order = {code: index for index, code in enumerate(KINDS)}
+    codes = sorted(groups, key=lambda code: (order.get(code, len(order)), code))
     return [
         WarningGroup(code, KINDS.get(code, code), len(groups[code]), groups[code][:LISTED])
         for code in codes

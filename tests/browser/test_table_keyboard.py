@@ -101,9 +101,7 @@ def test_every_action_of_a_rule_is_reached_with_the_arrow_keys(
     expect(rule_texts(page)).to_have_text([RELAY, OWN_DOMAIN])
 
 
-def test_the_skip_link_leads_to_add_a_rule(
-    page: Any, editor: Any, sender_with_rules: Any
-) -> None:
+def test_the_skip_link_leads_to_add_a_rule(page: Any, editor: Any, sender_with_rules: Any) -> None:
     open_table(page, editor, sender_with_rules)
     skip = page.get_by_role("link", name="Skip to “Add a rule”")
     skip.focus()

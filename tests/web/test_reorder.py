@@ -149,10 +149,7 @@ def test_deleting_with_htmx_brings_the_next_rule_onto_the_page(
     html = editor_client.post(url, {"revision": sender.revision}, **HX).content.decode()
     assert "Rule 3 deleted." in html
     assert f'<tr id="rule-{gone.pk}" hx-swap-oob="delete"></tr>' in html
-    assert (
-        f'<tr id="rule-{arriving.pk}" class="rule" data-position="200" data-move-url='
-        in html
-    )
+    assert f'<tr id="rule-{arriving.pk}" class="rule" data-position="200" data-move-url=' in html
     assert 'hx-swap-oob="beforeend:#rules tbody" data-fresh' in html
     assert html.count("<tr ") == 2
     assert "Rules 1\N{EN DASH}200 of 249" in html  # the pagers, out of band

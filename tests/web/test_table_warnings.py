@@ -1,4 +1,4 @@
-"""Warnings on the table page: grouped by kind with counts, collapsible, never drowning the table."""
+"""Warnings on the table page: grouped by kind with counts, collapsible, not drowning the table."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def test_warnings_are_grouped_by_kind_with_counts_and_collapsed(
     summary = html[html.index('<div id="lint-summary">') :]
     summary = summary[: summary.index("</section>")]
     assert '<h2 id="lint-title">31 warnings</h2>' in summary
-    groups = re.findall(r'<summary><span class="badge warn">(\d+)</span> ([^<]+)</summary>', summary)
+    group = r'<summary><span class="badge warn">(\d+)</span> ([^<]+)</summary>'
+    groups = re.findall(group, summary)
     assert groups == [("30", "Possible relay loops"), ("1", "Duplicate rules")]
     # Collapsed (<details> without `open`: works without JavaScript), and each kind lists at
     # most 20: the rest are beside their own rules.
