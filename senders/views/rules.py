@@ -117,7 +117,7 @@ def _done(
     changed: Sequence[int] = (),
     shown: int | None = None,
     removed: int | None = None,
-    warnings_before: dict[int, tuple[LintWarning, ...]] | None = None,
+    warnings_before: dict[int, Shown] | None = None,
 ) -> HttpResponse:
     """A change went through: show the page that holds `position`.
 
@@ -148,16 +148,24 @@ def _page_rules(sender: MailSender, page: int) -> list[OverrideRule]:
     return list(sender.rules.order_by("position").only(*fields)[start : start + RULES_PER_PAGE])
 
 
-def _warnings_by_pk(
-    sender: MailSender, rules: Sequence[OverrideRule]
-) -> dict[int, tuple[LintWarning, ...]]:
-    by_line: dict[int, list[LintWarning]] = defaultdict(list)
-    for warning in lint_context(sender)["lint_warnings"]:
-        by_line[warning.line].append(warning)
+Shown = tuple[tuple[LintWarning, int | None], ...]  # a rule's warnings, each acknowledged or not
+
+
+def _warnings_by_pk(sender: MailSender, rules: Sequence[OverrideRule]) -> dict[int, Shown]:
+    lint = lint_context(sender)
+    acknowledged = lint["lint_acknowledged"]
+    by_line: dict[int, list[tuple[LintWarning, int | None]]] = defaultdict(list)
+    for warning in lint["lint_warnings"]:
+        ack = acknowledged.get((warning.line, warning.code))
+        by_line[warning.line].append((warning, ack.pk if ack else None))
     return {rule.pk: tuple(by_line.get(rule.position, ())) for rule in rules}
 
 
-def _warnings_on_page(sender: MailSender, position: int) -> dict[int, tuple[LintWarning, ...]]:
+def _plain(shown: Shown) -> tuple[LintWarning, ...]:
+    return tuple(warning for warning, _ in shown)
+
+
+def _warnings_on_page(sender: MailSender, position: int) -> dict[int, Shown]:
     """The warnings beside each rule of the page holding `position`, before a change."""
     return _warnings_by_pk(sender, _page_rules(sender, _page_of(position)))
 
@@ -169,7 +177,7 @@ def _render_changes(
     notice: str,
     changed: Sequence[int],
     removed: int | None,
-    warnings_before: dict[int, tuple[LintWarning, ...]] | None,
+    warnings_before: dict[int, Shown] | None,
 ) -> HttpResponse:
     rules = _page_rules(sender, page)
     warnings = _warnings_by_pk(sender, rules)
@@ -180,9 +188,9 @@ def _render_changes(
         if rule.pk in changed or rule.pk not in before:
             # Changed, or new on this page (it slid up from the next page after a delete).
             oob = "true" if rule.pk in changed and rule.pk in before else "beforeend:#rules tbody"
-            rows.append((_row(rule, warnings[rule.pk]), oob))
+            rows.append((_row(rule, _plain(warnings[rule.pk])), oob))
         elif warnings[rule.pk] != before[rule.pk]:
-            warning_rows.append(_row(rule, warnings[rule.pk]))
+            warning_rows.append(_row(rule, _plain(warnings[rule.pk])))
     paginator = Paginator(range(sender.rules.count()), RULES_PER_PAGE)
     context = {
         "sender": sender,
@@ -265,7 +273,8 @@ def _one_row(request: HttpRequest, sender: MailSender, pk: int) -> HttpResponse:
     warnings = _warnings_by_pk(sender, [rule])[rule.pk]
     context = {
         "sender": sender,
-        "row": _row(rule, warnings),
+        "row": _row(rule, _plain(warnings)),
+        "lint_acknowledged": lint_context(sender)["lint_acknowledged"],
         "page_obj": paginator.get_page(_page_of(rule.position)),
         "can_edit": request.user.has_perm("senders.change_overriderule"),
         "can_delete": request.user.has_perm("senders.delete_overriderule"),
@@ -534,4 +543,31 @@ def rule_move(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     return _done(
         request, change.sender, notice, target, pk=rule.pk, changed=[rule.pk],
         shown=rule.position, warnings_before=before,
+    )  # fmt: skip
+
+
+@login_required
+@permission_required("senders.change_overriderule", raise_exception=True)
+@require_POST
+def rule_acknowledge(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Mark a warning on a rule as intended: it stops counting; history records who and when."""
+    sender = get_sender(slug)
+    rule = _find_rule(sender, pk)
+    if rule is None:
+        return _gone(request, sender)
+    code = request.POST.get("code", "")
+    warnings = _warnings_on_page(sender, rule.position)
+    if code not in {warning.code for warning, _ in warnings.get(rule.pk, ())}:
+        message = f"Rule {rule.position} has no such warning to mark as intended."
+        return _refused(request, sender, message, 400, rule.position)
+    try:
+        change = tables.acknowledge_warning(
+            rule, code, actor=actor_for(request), expected_revision=posted_revision(request)
+        )
+    except StaleTable as error:
+        return _stale(request, error, rule.position)
+    notice = f"Rule {rule.position}: the warning is marked as intended."
+    return _done(
+        request, change.sender, notice, rule.position, pk=rule.pk, changed=[rule.pk],
+        shown=rule.position, warnings_before=warnings,
     )  # fmt: skip

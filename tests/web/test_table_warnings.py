@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.test import Client
 from django.urls import reverse
 
-from senders.models import MailSender
+from senders.models import MailSender, WarningAcknowledgement
 from senders.tables import Actor, replace_table
 from senders.tabletext import Entry
 
@@ -72,3 +73,78 @@ def test_live_checks_answer_soon_after_the_last_keystroke_and_the_newest_wins(
     assert field is not None
     assert 'hx-trigger="input changed delay:100ms"' in field.group()
     assert 'hx-sync="this:replace"' in field.group()  # a newer keystroke cancels the older ask
+
+
+def _acknowledge(
+    client: Client, sender: MailSender, position: int, code: str, **headers: str
+) -> Any:
+    rule = sender.rules.get(position=position)
+    url = reverse("senders:rule_acknowledge", args=[sender.slug, rule.pk])
+    return client.post(url, {"code": code, "revision": sender.revision}, **headers)
+
+
+def test_an_editor_marks_a_warning_as_intended_and_history_says_who(
+    editor_client: Client, editor: Any, sender: MailSender
+) -> None:
+    _catch_alls(sender, 3)
+    response = _acknowledge(editor_client, sender, 2, "relay-loop")
+    assert response.status_code == 302
+    revision = sender.revisions.get(number=sender.revision + 1)
+    assert revision.message == "rule 2: the relay-loop warning acknowledged as intended"
+    assert revision.author == editor
+
+    html = editor_client.get(reverse("senders:detail", args=[sender.slug])).content.decode()
+    assert "Rule 2: the warning is marked as intended." in html
+    summary = html[html.index('<div id="lint-summary">') :]
+    summary = summary[: summary.index("</section>")]
+    assert '<h2 id="lint-title">3 warnings</h2>' in summary  # 2 relay loops and the duplicate
+    group = r'<summary><span class="badge warn">(\d+)</span> ([^<]+)</summary>'
+    assert re.findall(group, summary) == [
+        ("2", "Possible relay loops"),
+        ("1", "Duplicate rules"),
+        ("1", "Acknowledged as intended"),
+    ]
+    row = html[html.index(f'id="warnings-{sender.rules.get(position=2).pk}"') :]
+    assert re.search(
+        r'<span class="badge">intended</span>[^<]*<span class="muted">'
+        r"— acknowledged by eddie on \d{4}-\d\d-\d\d \d\d:\d\d</span>",
+        row,
+    )
+
+
+def test_with_htmx_marking_as_intended_sends_back_the_rule_and_the_summary(
+    editor_client: Client, sender: MailSender
+) -> None:
+    _catch_alls(sender, 3)
+    html = _acknowledge(editor_client, sender, 1, "relay-loop", HTTP_HX_REQUEST="true")
+    html = html.content.decode()
+    assert html.count("<tr ") == 1 and '<div id="lint-summary" hx-swap-oob="true">' in html
+    assert '<h2 id="lint-title">3 warnings</h2>' in html
+
+
+def test_editing_the_rule_brings_the_warning_back(
+    editor_client: Client, sender: MailSender
+) -> None:
+    _catch_alls(sender, 3)
+    _acknowledge(editor_client, sender, 1, "relay-loop")
+    rule = sender.rules.get(position=1)
+    rule.text = "* other.example.net"
+    rule.save()
+    html = editor_client.get(reverse("senders:detail", args=[sender.slug])).content.decode()
+    assert '<h2 id="lint-title">4 warnings</h2>' in html
+
+
+def test_only_a_warning_the_rule_has_can_be_marked(
+    editor_client: Client, sender: MailSender
+) -> None:
+    _catch_alls(sender, 3)
+    response = _acknowledge(editor_client, sender, 1, "duplicate")
+    assert response.status_code == 400
+    assert "Rule 1 has no such warning to mark as intended." in response.content.decode()
+    assert not WarningAcknowledgement.objects.exists()
+
+
+def test_a_viewer_cannot_mark_a_warning(viewer_client: Client, sender: MailSender) -> None:
+    _catch_alls(sender, 3)
+    assert _acknowledge(viewer_client, sender, 1, "relay-loop").status_code == 403
+    assert not WarningAcknowledgement.objects.exists()
