@@ -148,3 +148,15 @@ def test_a_viewer_cannot_mark_a_warning(viewer_client: Client, sender: MailSende
     _catch_alls(sender, 3)
     assert _acknowledge(viewer_client, sender, 1, "relay-loop").status_code == 403
     assert not WarningAcknowledgement.objects.exists()
+
+
+def test_a_rule_with_warnings_still_has_one_form(editor_client: Client, sender: MailSender) -> None:
+    _catch_alls(sender, 3)
+    html = editor_client.get(reverse("senders:detail", args=[sender.slug])).content.decode()
+    assert html.count('<form method="post" action="/senders/main/') == 5 + 1  # rules, add
+    rule = sender.rules.get(position=1)
+    assert (
+        f'<button type="submit" form="actions-{rule.pk}" '
+        f'formaction="/senders/main/rules/{rule.pk}/acknowledge/" formnovalidate name="code" '
+        'value="relay-loop"'
+    ) in html
