@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 
 failed=()
-for bench in engine pages export agent agent_postfix impact; do
+for bench in engine pages export agent agent_postfix impact browser; do  # browser: Debian chromium, docs/benchmarks.md
   echo "== bench/$bench.py"
   if ! $PY "bench/$bench.py"; then
     failed+=("$bench")

@@ -84,7 +84,9 @@ class SenderForm(forms.ModelForm):  # type: ignore[type-arg]
             "(/export/<slug>.txt): changing it breaks their export address.",
             "nameservers": "Optional: this sender's own DNS servers, separated by commas "
             "(IP, IP:port or [IPv6]:port). Empty means the system resolver.",
-            "local_domains": "This sender's own domains, one per line.",
+            "local_domains": "This sender's own domains, one per line. They drive the relay-loop "
+            "warning: a catch-all rule (such as *) that also covers one of them is flagged, as "
+            "mail to your own domain would go to that relay, which may send it straight back.",
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

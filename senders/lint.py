@@ -20,7 +20,7 @@ from django.core.cache import cache
 
 from senders.engine import OverrideSyntaxError
 from senders.engine.lint import LintWarning, lint_table
-from senders.models import MailSender
+from senders.models import MailSender, WarningAcknowledgement
 from senders.tabletext import Entry, rule_at
 
 CACHE_SECONDS = 24 * 3600
@@ -68,6 +68,19 @@ def lint_entries(entries: Sequence[Entry], local_domains: Iterable[str] = ()) ->
     return lint_table(rules, local_domains, postfix=settings.POSTFIX_AGENT)
 
 
+def acknowledgements(sender: MailSender) -> dict[tuple[int, str], WarningAcknowledgement]:
+    """The warnings marked as intended, by (rule position, warning code).
+
+    An acknowledgement holds for the rule text it was given for: edit the rule and
+    its warnings count again.
+    """
+    acks = WarningAcknowledgement.objects.filter(rule__sender=sender).select_related("rule", "user")
+    return {(ack.rule.position, ack.code): ack for ack in acks if ack.text == ack.rule.text}
+
+
 def lint_context(sender: MailSender) -> dict[str, Any]:
-    """`lint_warnings` for a page showing the stored table (see `_lint.html`)."""
-    return {"lint_warnings": lint_sender(sender)}
+    """`lint_warnings` for a page showing the stored table (see `_lint.html`), and
+    `lint_acknowledged`: those marked as intended, by (position, code)."""
+    warnings = lint_sender(sender)
+    acknowledged = acknowledgements(sender) if warnings else {}
+    return {"lint_warnings": warnings, "lint_acknowledged": acknowledged}

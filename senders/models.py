@@ -243,3 +243,29 @@ class WorkSlot(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WarningAcknowledgement(models.Model):
+    """An editor marked a lint warning on a rule as intended ("yes, this catch-all is meant").
+
+    It holds for the rule text it was given for: once the rule is edited, the warning
+    counts again. Giving one records a revision, so history shows who and when.
+    """
+
+    rule = models.ForeignKey(
+        OverrideRule, on_delete=models.CASCADE, related_name="acknowledgements"
+    )
+    code = models.CharField(max_length=40)
+    text = models.TextField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "code"], name="unique_acknowledgement"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.code}"

@@ -11,7 +11,7 @@ nothing is written.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import connections, transaction
@@ -22,7 +22,7 @@ from senders import changelog
 from senders.engine import PASSWORD_MASK, Rule, format_rule, format_table, parse_rule
 from senders.engine.parse import RegexBudget, count_regexes
 from senders.fields import seal_passwords
-from senders.models import MailSender, OverrideRule, Revision
+from senders.models import MailSender, OverrideRule, Revision, WarningAcknowledgement
 from senders.tabletext import (
     Entry,
     format_document,
@@ -336,3 +336,17 @@ def _insert_rules(sender: MailSender, entries: Sequence[Entry], user: Any) -> No
                     user_id,
                 )
             )
+
+
+@transaction.atomic
+def acknowledge_warning(
+    rule: OverrideRule, code: str, *, actor: Actor, expected_revision: int | None = None
+) -> Change:
+    """Mark the warning `code` on `rule` as intended; a revision records who and when."""
+    sender = _lock(rule.sender, expected_revision)
+    rule = OverrideRule.objects.get(pk=rule.pk, sender=sender)
+    WarningAcknowledgement.objects.update_or_create(
+        rule=rule, code=code, defaults={"text": rule.text, "user": actor.user_or_none}
+    )
+    message = actor.message or f"rule {rule.position}: the {code} warning acknowledged as intended"
+    return Change(sender, _record(sender, replace(actor, message=message)), rule)

@@ -17,6 +17,11 @@ urlpatterns = [
     path("senders/<slug:slug>/rules/<int:pk>/delete/", rules.rule_delete, name="rule_delete"),
     path("senders/<slug:slug>/rules/<int:pk>/toggle/", rules.rule_toggle, name="rule_toggle"),
     path("senders/<slug:slug>/rules/<int:pk>/move/", rules.rule_move, name="rule_move"),
+    path(
+        "senders/<slug:slug>/rules/<int:pk>/acknowledge/",
+        rules.rule_acknowledge,
+        name="rule_acknowledge",
+    ),
     # The whole table as text.
     path("senders/<slug:slug>/bulk/", bulk.bulk_edit, name="bulk"),
     path("senders/<slug:slug>/import/", bulk.bulk_import, name="import"),

@@ -110,13 +110,102 @@ def _render_table(
 
 
 def _done(
-    request: HttpRequest, sender: MailSender, notice: str, position: int, pk: int | None = None
+    request: HttpRequest,
+    sender: MailSender,
+    notice: str,
+    position: int,
+    pk: int | None = None,
+    *,
+    changed: Sequence[int] = (),
+    shown: int | None = None,
+    removed: int | None = None,
+    warnings_before: dict[int, Shown] | None = None,
 ) -> HttpResponse:
-    """A change went through: show the page that holds `position`."""
+    """A change went through: show the page that holds `position`.
+
+    With htmx, when the rule was on that page already (`shown`: its position before
+    the change), only what changed comes back: the rules `changed` (and `removed`), the
+    rule that slides onto the page after a delete, the warnings that changed
+    (`warnings_before`, by rule), counts, pager and revision, as out-of-band swaps.
+    Everything else on the page (an "Add a rule" or an edit in progress) stays as is.
+    """
     if request.htmx:
-        return _render_table(request, sender, position=position, notice=notice)
+        if shown is not None and _page_of(shown) == _page_of(position):
+            return _render_changes(
+                request, sender, _page_of(position), notice, changed, removed, warnings_before
+            )
+        return _whole_region(_render_table(request, sender, position=position, notice=notice))
     messages.success(request, notice)
     return redirect(_table_url(sender, position, pk))
+
+
+def _whole_region(response: HttpResponse) -> HttpResponse:
+    """Row actions swap nothing by themselves; this answer replaces the whole region."""
+    return reswap(retarget(response, "#rules"), "outerHTML")
+
+
+def _page_rules(sender: MailSender, page: int) -> list[OverrideRule]:
+    start = (page - 1) * RULES_PER_PAGE
+    fields = ("pk", "sender_id", "position", "text", "enabled", "comment")
+    return list(sender.rules.order_by("position").only(*fields)[start : start + RULES_PER_PAGE])
+
+
+Shown = tuple[tuple[LintWarning, int | None], ...]  # a rule's warnings, each acknowledged or not
+
+
+def _warnings_by_pk(sender: MailSender, rules: Sequence[OverrideRule]) -> dict[int, Shown]:
+    lint = lint_context(sender)
+    acknowledged = lint["lint_acknowledged"]
+    by_line: dict[int, list[tuple[LintWarning, int | None]]] = defaultdict(list)
+    for warning in lint["lint_warnings"]:
+        ack = acknowledged.get((warning.line, warning.code))
+        by_line[warning.line].append((warning, ack.pk if ack else None))
+    return {rule.pk: tuple(by_line.get(rule.position, ())) for rule in rules}
+
+
+def _plain(shown: Shown) -> tuple[LintWarning, ...]:
+    return tuple(warning for warning, _ in shown)
+
+
+def _warnings_on_page(sender: MailSender, position: int) -> dict[int, Shown]:
+    """The warnings beside each rule of the page holding `position`, before a change."""
+    return _warnings_by_pk(sender, _page_rules(sender, _page_of(position)))
+
+
+def _render_changes(
+    request: HttpRequest,
+    sender: MailSender,
+    page: int,
+    notice: str,
+    changed: Sequence[int],
+    removed: int | None,
+    warnings_before: dict[int, Shown] | None,
+) -> HttpResponse:
+    rules = _page_rules(sender, page)
+    warnings = _warnings_by_pk(sender, rules)
+    before = warnings_before or {}
+    rows = []
+    warning_rows = []
+    for rule in rules:
+        if rule.pk in changed or rule.pk not in before:
+            # Changed, or new on this page (it slid up from the next page after a delete).
+            oob = "true" if rule.pk in changed and rule.pk in before else "beforeend:#rules tbody"
+            rows.append((_row(rule, _plain(warnings[rule.pk])), oob))
+        elif warnings[rule.pk] != before[rule.pk]:
+            warning_rows.append(_row(rule, _plain(warnings[rule.pk])))
+    paginator = Paginator(range(sender.rules.count()), RULES_PER_PAGE)
+    context = {
+        "sender": sender,
+        "page_obj": paginator.get_page(page),
+        "oob_rows": rows,
+        "warning_rows": warning_rows,
+        "removed": removed,
+        "notice": notice,
+        "can_edit": request.user.has_perm("senders.change_overriderule"),
+        "can_delete": request.user.has_perm("senders.delete_overriderule"),
+        **lint_context(sender),
+    }
+    return render(request, "senders/table.html#changes", context)
 
 
 def _refused(
@@ -127,7 +216,10 @@ def _refused(
     position: int | None = None,
     **extra: Any,
 ) -> HttpResponse:
-    return _render_table(request, sender, position=position, error=error, status=status, **extra)
+    response = _render_table(
+        request, sender, position=position, error=error, status=status, **extra
+    )
+    return _whole_region(response) if request.htmx else response
 
 
 def _stale(request: HttpRequest, error: StaleTable, position: int) -> HttpResponse:
@@ -167,13 +259,37 @@ def _shown_revision(request: HttpRequest, sender: MailSender) -> int:
 @permission_required("senders.view_overriderule", raise_exception=True)
 @require_GET
 def table(request: HttpRequest, slug: str) -> HttpResponse:
+    sender = get_sender(slug)
+    row = request.GET.get("row", "")
+    if request.htmx and row.isascii() and row.isdigit() and len(row) < 10:
+        return _one_row(request, sender, int(row))
     extra = {}
     template = BY_SLUG.get(request.GET.get("template", ""))
     if template is not None:  # "Start from a template": fill the add form, save nothing
         initial = {"text": template.text, "comment": template.comment}
         extra["add_form"] = AddRuleForm(auto_id="add-%s", initial=initial)
         extra["chosen_template"] = template
-    return _render_table(request, get_sender(slug), page=request.GET.get("page"), **extra)
+    return _render_table(request, sender, page=request.GET.get("page"), **extra)
+
+
+def _one_row(request: HttpRequest, sender: MailSender, pk: int) -> HttpResponse:
+    """One rule's row, as the table shows it (closing its edit or delete question)."""
+    rule = _find_rule(sender, pk)
+    if rule is None:
+        return _gone(request, sender)
+    paginator = Paginator(range(sender.rules.count()), RULES_PER_PAGE)
+    warnings = _warnings_by_pk(sender, [rule])[rule.pk]
+    context = {
+        "sender": sender,
+        "row": _row(rule, _plain(warnings)),
+        "lint_acknowledged": lint_context(sender)["lint_acknowledged"],
+        "page_obj": paginator.get_page(_page_of(rule.position)),
+        "can_edit": request.user.has_perm("senders.change_overriderule"),
+        "can_delete": request.user.has_perm("senders.delete_overriderule"),
+    }
+    response = render(request, "senders/_rule_row.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @login_required
@@ -207,7 +323,7 @@ def rule_add(request: HttpRequest, slug: str) -> HttpResponse:
     sender = get_sender(slug)
     form = AddRuleForm(request.POST, auto_id="add-%s")
     if not form.is_valid():
-        return _render_table(request, sender, add_form=form, status=400)
+        return _add_refused(request, sender, form)
     data = form.cleaned_data
     try:
         change = tables.add_rule(
@@ -224,21 +340,34 @@ def rule_add(request: HttpRequest, slug: str) -> HttpResponse:
             request,
             error.sender,
             add_form=form,
+            add_oob=bool(request.htmx),
             error=str(error),
             conflict=conflict_diff(error),
             status=409,
         )
     except OverrideSyntaxError as error:
         form.parser_error(error)
-        return _render_table(request, sender, add_form=form, status=400)
+        return _add_refused(request, sender, form)
     except DatabaseError as error:
         trouble = database_trouble(error)
-        return _render_table(request, sender, add_form=form, error=trouble, status=503)
+        return _render_table(
+            request, sender, add_form=form, add_oob=bool(request.htmx), error=trouble, status=503
+        )
     assert change.rule is not None
     position = change.rule.position
-    return _done(
-        request, change.sender, f"Rule added at position {position}.", position, pk=change.rule.pk
-    )
+    notice = f"Rule added at position {position}."
+    if request.htmx:  # the region, and an empty form in place of the one just sent
+        return _render_table(request, change.sender, position=position, notice=notice, add_oob=True)
+    return _done(request, change.sender, notice, position, pk=change.rule.pk)
+
+
+def _add_refused(request: HttpRequest, sender: MailSender, form: AddRuleForm) -> HttpResponse:
+    """The rule cannot be added: with htmx only the form comes back, with its error."""
+    if not request.htmx:
+        return _render_table(request, sender, add_form=form, status=400)
+    context = {"sender": sender, "add_form": form, "can_add": True, "rule_templates": TEMPLATES}
+    response = render(request, "senders/table.html#add", context, status=400)
+    return reswap(retarget(response, "#add-rule"), "outerHTML")
 
 
 def _edit_response(
@@ -280,6 +409,7 @@ def _save_edit(
     request: HttpRequest, sender: MailSender, rule: OverrideRule, form: RuleForm
 ) -> HttpResponse:
     data = form.cleaned_data
+    before = _warnings_on_page(sender, rule.position) if request.htmx else None
     try:
         change = tables.update_rule(
             rule,
@@ -295,10 +425,10 @@ def _save_edit(
             return _gone(request, error.sender)
         if request.htmx:
             editing = {"rule": fresh, "form": form}
-            return _render_table(
+            return _whole_region(_render_table(
                 request, error.sender, position=fresh.position, editing=editing,
                 error=str(error), conflict=conflict_diff(error), status=409,
-            )  # fmt: skip
+            ))  # fmt: skip
         response = _edit_response(
             request, error.sender, fresh, form, error=str(error), conflict=conflict_diff(error)
         )
@@ -314,10 +444,10 @@ def _save_edit(
         trouble = database_trouble(error)
         if request.htmx:  # as for a stale edit: the table, the message, the row still open
             editing = {"rule": rule, "form": form}
-            return _render_table(
+            return _whole_region(_render_table(
                 request, sender, position=rule.position, editing=editing, error=trouble,
                 status=503,
-            )  # fmt: skip
+            ))  # fmt: skip
         response = _edit_response(
             request, sender, rule, form, revision=posted_revision(request), error=trouble
         )
@@ -325,7 +455,10 @@ def _save_edit(
         return response
     assert change.rule is not None
     position = change.rule.position
-    return _done(request, change.sender, f"Rule {position} saved.", position, pk=rule.pk)
+    return _done(
+        request, change.sender, f"Rule {position} saved.", position, pk=rule.pk,
+        changed=[rule.pk], shown=rule.position, warnings_before=before,
+    )  # fmt: skip
 
 
 def _confirm_delete(request: HttpRequest, sender: MailSender, rule: OverrideRule) -> HttpResponse:
@@ -346,6 +479,7 @@ def rule_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         return _gone(request, sender)
     if request.method == "GET":
         return _confirm_delete(request, sender, rule)
+    before = _warnings_on_page(sender, rule.position) if request.htmx else None
     try:
         change = tables.delete_rule(
             rule, actor=actor_for(request), expected_revision=posted_revision(request)
@@ -355,7 +489,10 @@ def rule_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     assert change.rule is not None
     position = change.rule.position
     remaining = change.sender.rules.count()
-    return _done(request, change.sender, f"Rule {position} deleted.", min(position, remaining))
+    return _done(
+        request, change.sender, f"Rule {position} deleted.", min(position, remaining),
+        shown=position if remaining else None, removed=rule.pk, warnings_before=before,
+    )  # fmt: skip
 
 
 @login_required
@@ -369,6 +506,7 @@ def rule_toggle(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     wanted = request.POST.get("enabled", "")
     if wanted not in ("0", "1"):
         return _refused(request, sender, "Choose whether the rule is enabled.", 400, rule.position)
+    before = _warnings_on_page(sender, rule.position) if request.htmx else None
     try:
         change = tables.update_rule(
             rule,
@@ -381,7 +519,10 @@ def rule_toggle(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     assert change.rule is not None
     state = "enabled" if change.rule.enabled else "disabled: it is kept but not used"
     position = change.rule.position
-    return _done(request, change.sender, f"Rule {position} {state}.", position, pk=rule.pk)
+    return _done(
+        request, change.sender, f"Rule {position} {state}.", position, pk=rule.pk,
+        changed=[rule.pk], shown=rule.position, warnings_before=before,
+    )  # fmt: skip
 
 
 def _move_target(to: str, rule: OverrideRule, count: int) -> int | None:
@@ -408,7 +549,11 @@ def rule_move(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         return _refused(request, sender, message, 400, rule.position)
     if target == rule.position and posted_revision(request) == sender.revision:
         notice = f"Rule {rule.position} is already there."
-        return _done(request, sender, notice, rule.position, pk=rule.pk)
+        return _done(
+            request, sender, notice, rule.position, pk=rule.pk, changed=[rule.pk],
+            shown=rule.position, warnings_before=_warnings_on_page(sender, rule.position),
+        )  # fmt: skip
+    before = _warnings_on_page(sender, rule.position) if request.htmx else None
     try:
         change = tables.move_rule(
             rule, target, actor=actor_for(request), expected_revision=posted_revision(request)
@@ -416,4 +561,34 @@ def rule_move(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     except StaleTable as error:
         return _stale(request, error, rule.position)
     notice = f"Rule {rule.position} moved to position {target}."
-    return _done(request, change.sender, notice, target, pk=rule.pk)
+    return _done(
+        request, change.sender, notice, target, pk=rule.pk, changed=[rule.pk],
+        shown=rule.position, warnings_before=before,
+    )  # fmt: skip
+
+
+@login_required
+@permission_required("senders.change_overriderule", raise_exception=True)
+@require_POST
+def rule_acknowledge(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Mark a warning on a rule as intended: it stops counting; history records who and when."""
+    sender = get_sender(slug)
+    rule = _find_rule(sender, pk)
+    if rule is None:
+        return _gone(request, sender)
+    code = request.POST.get("code", "")
+    warnings = _warnings_on_page(sender, rule.position)
+    if code not in {warning.code for warning, _ in warnings.get(rule.pk, ())}:
+        message = f"Rule {rule.position} has no such warning to mark as intended."
+        return _refused(request, sender, message, 400, rule.position)
+    try:
+        change = tables.acknowledge_warning(
+            rule, code, actor=actor_for(request), expected_revision=posted_revision(request)
+        )
+    except StaleTable as error:
+        return _stale(request, error, rule.position)
+    notice = f"Rule {rule.position}: the warning is marked as intended."
+    return _done(
+        request, change.sender, notice, rule.position, pk=rule.pk, changed=[rule.pk],
+        shown=rule.position, warnings_before=warnings,
+    )  # fmt: skip

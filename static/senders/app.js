@@ -32,6 +32,12 @@
       .toLowerCase().replace(/[^a-z0-9_-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 100);
   });
 
+  // ---- The revision the table page shows (stale-edit detection; see the table-perf section).
+  function currentRevision() {
+    var heading = document.getElementById("rules-heading");
+    return heading ? heading.dataset.revision : "";
+  }
+
   // ---- Reordering rules: drag the handle, or pick it up with the keyboard.
   var picked = null; // {row, handle, next} while a rule is held with the keyboard
   var dragged = null;
@@ -40,7 +46,6 @@
   function positionOf(row) { var tbody = row.parentNode; return Number(tbody.dataset.first) + rules(tbody).indexOf(row); }
 
   function move(row, to) {
-    var region = document.getElementById("rules");
     var pk = row.id.replace("rule-", "");
     document.body.addEventListener("htmx:afterSettle", function refocus() {
       document.body.removeEventListener("htmx:afterSettle", refocus);
@@ -50,8 +55,8 @@
       if (status) announce(status.textContent);
     });
     htmx.ajax("POST", row.dataset.moveUrl, {
-      source: row.querySelector(".drag-handle"), target: "#rules", swap: "outerHTML",
-      values: { to: String(to), revision: region.dataset.revision },
+      source: row.querySelector(".drag-handle"), target: "#rules", swap: "none",
+      values: { to: String(to), revision: currentRevision() },
     });
   }
 
@@ -160,8 +165,9 @@
   });
   function pathOf(url) { return url ? url.split("?")[0] : null; }
   function refind(was) {
-    var opened = document.querySelector(
-      "tr.editing textarea, tr.editing input:not([type=hidden]), tr.confirm-delete button");
+    var own = was.row ? "#" + was.row : "tr";
+    var opened = document.querySelector(own + ".editing textarea, " + own +
+      ".editing input:not([type=hidden]), " + own + ".confirm-delete button");
     if (opened) return opened;
     var path = pathOf(was.action || was.href);
     var forms = document.querySelectorAll("form[action]");
@@ -173,7 +179,7 @@
     }
     // Back from an edit or delete row: the rule's own first action.
     var row = was.row && document.getElementById(was.row);
-    var action = row && row.querySelector(".actions a, .actions button");
+    var action = row && (row.querySelector(".row-actions a, .row-actions button") || row.querySelector(".actions a, .actions button"));
     if (action) return action;
     var links = document.querySelectorAll("a[href]");
     for (var j = 0; path && j < links.length; j++) {
@@ -308,7 +314,98 @@
   // The handles and their help are only useful with this script: show them.
   function enhance(root) {
     root.querySelectorAll(".drag-handle[hidden], #reorder-help[hidden], button[data-copy][hidden]").forEach(function (el) { el.hidden = false; });
+    enhanceRows(root);
   }
+  // ---- table page (table-perf): row actions answer with only what changed (table.html#changes).
+  // Rows come back out of band, marked data-fresh: put each at its position among the others,
+  // then renumber the rows whose position changed (a move or a delete shifts its neighbours).
+  // An edit or a delete question open on another row is never replaced: it only gets its new number.
+  var requestRow = null;
+  document.addEventListener("htmx:configRequest", function (event) {
+    var elt = event.detail.elt;
+    var rules = document.getElementById("rules");
+    requestRow = elt.closest ? elt.closest("tr[id^='rule-']") : null;
+    // Forms carry the revision the page was rendered at; since then the page followed our own
+    // changes, so it shows the revision in the heading: send that one.
+    if (!rules || !currentRevision()) return;
+    var params = event.detail.parameters;
+    if (params.revision !== undefined) params.revision = currentRevision();
+    else if (event.detail.verb === "get" && rules.contains(elt) && elt.closest("tbody")) params.revision = currentRevision();
+  });
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target.matches || !target.matches("tr.editing, tr.confirm-delete") || target === requestRow) return;
+    var fragment = event.detail.fragment;
+    var fresh = fragment.querySelector && (fragment.querySelector("tr[data-position]") || fragment.firstElementChild);
+    if (fresh && fresh.dataset && fresh.dataset.position) {
+      renumber(target, Number(fresh.dataset.position));
+      target.dataset.fresh = "";
+    }
+    event.detail.shouldSwap = false;
+  });
+  function renumber(row, position) {
+    row.dataset.position = String(position);
+    var number = row.querySelector(".number");
+    if (number) number.textContent = String(position);
+    var words = /\brule \d+/g, to = "rule " + position;
+    row.querySelectorAll("[aria-label]").forEach(function (el) {
+      el.setAttribute("aria-label", el.getAttribute("aria-label").replace(words, to));
+    });
+    row.querySelectorAll("label.visually-hidden, [data-renumber]").forEach(function (el) {
+      el.textContent = el.textContent.replace(/\b([Rr])ule \d+/g, "$1ule " + position);
+    });
+  }
+  function reconcile(tbody) {
+    var first = Number(tbody.dataset.first);
+    var fresh = Array.prototype.slice.call(tbody.querySelectorAll("tr[data-fresh]"));
+    fresh.forEach(function (row) { tbody.removeChild(row); });
+    fresh.sort(function (a, b) { return a.dataset.position - b.dataset.position; });
+    fresh.forEach(function (row) {
+      row.removeAttribute("data-fresh");
+      tbody.insertBefore(row, tbody.rows[Number(row.dataset.position) - first] || null);
+    });
+    var rows = tbody.rows;
+    for (var i = 0; i < rows.length; i++) {
+      if (rows[i].dataset.position !== String(first + i)) renumber(rows[i], first + i);
+    }
+    var heading = document.getElementById("rules-heading");
+    var count = heading ? heading.textContent.match(/\((\d+);/) : null;
+    if (count) tbody.dataset.count = count[1];
+  }
+  document.addEventListener("htmx:afterSwap", function () {
+    var tbody = document.querySelector("#rules tbody");
+    if (tbody) reconcile(tbody);  // a few microseconds when nothing moved
+  });
+
+  // Each rule's actions are one toolbar and one tab stop: the arrow keys, Home and End move
+  // along it (a roving tabindex). Without this script every action is a tab stop of its own.
+  function enhanceRows(root) {
+    root.querySelectorAll(".row-actions").forEach(function (bar) {
+      var items = bar.querySelectorAll("a, button");
+      for (var i = 1; i < items.length; i++) items[i].tabIndex = -1;
+    });
+    // Enter in the position field submits with the Move button: no tab stop of its own.
+    root.querySelectorAll(".move-to [data-after-input]").forEach(function (button) { button.tabIndex = -1; });
+  }
+  document.addEventListener("focusin", function (event) {
+    var bar = event.target.closest && event.target.closest(".row-actions");
+    if (!bar) return;
+    bar.querySelectorAll("a, button").forEach(function (item) { item.tabIndex = item === event.target ? 0 : -1; });
+  });
+  document.addEventListener("keydown", function (event) {
+    var bar = event.target.closest && event.target.closest(".row-actions");
+    if (!bar) return;
+    var items = Array.prototype.slice.call(bar.querySelectorAll("a, button"));
+    var index = items.indexOf(event.target), next = null;
+    if (event.key === "ArrowRight" || event.key === "ArrowDown") next = items[(index + 1) % items.length];
+    else if (event.key === "ArrowLeft" || event.key === "ArrowUp") next = items[(index - 1 + items.length) % items.length];
+    else if (event.key === "Home") next = items[0];
+    else if (event.key === "End") next = items[items.length - 1];
+    if (!next) return;
+    event.preventDefault();
+    next.focus();
+  });
+
   if (window.htmx) htmx.onLoad(enhance);
   else document.addEventListener("DOMContentLoaded", function () { enhance(document); });
 })();

@@ -54,6 +54,7 @@ EXPECTED: dict[str, dict[str, tuple[int | str, ...]]] = {
     "senders:rule_delete": {"GET": (L, 403, 403, 200, 200), "POST": (L, 403, 403, 409, 409)},
     "senders:rule_toggle": {"GET": (L, 403, 403, 405, 405), "POST": (L, 403, 403, 400, 400)},
     "senders:rule_move": {"GET": (L, 403, 403, 405, 405), "POST": (L, 403, 403, 400, 400)},
+    "senders:rule_acknowledge": {"GET": (L, 403, 403, 405, 405), "POST": (L, 403, 403, 400, 400)},
     "senders:bulk": {"GET": (L, 403, 200, 200, 200), "POST": (L, 403, 200, 200, 200)},
     "senders:import": {"GET": (L, 403, 403, 302, 302), "POST": (L, 403, 403, 400, 400)},
     "senders:test": {"GET": (L, 403, 200, 200, 200), "POST": (L, 403, 200, 200, 200)},

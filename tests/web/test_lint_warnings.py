@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.template.loader import render_to_string
 
@@ -60,12 +62,14 @@ def test_the_partials_render_messages_and_fixes(table: MailSender) -> None:
     one = render_to_string("senders/_lint.html#rule", {"warnings": context["lint_warnings"][1:]})
     assert "can never match" in one
     assert "<section" not in one
-    assert render_to_string("senders/_lint.html#rule", {"warnings": []}).strip() == ""
+    empty = render_to_string("senders/_lint.html#rule", {"warnings": [], "pk": 7}).strip()
+    assert empty == '<div id="warnings-7" class="rule-warnings"></div>'  # a row action may fill it
 
 
 def test_a_clean_table_renders_nothing(sender: MailSender) -> None:
     add_rule(sender, "example.com smtp.example.net", actor=ACTOR)
-    assert render_to_string("senders/_lint.html", lint_context(sender)).strip() == ""
+    html = render_to_string("senders/_lint.html", lint_context(sender))
+    assert re.sub(r"\s+", "", html) == '<divid="lint-summary"></div>'  # a row action may fill it
 
 
 def test_lint_never_shows_a_password(sender: MailSender) -> None:

@@ -123,14 +123,37 @@ def test_a_stale_move_is_refused(editor_client: Client, five: MailSender) -> Non
     assert order(five)[0] == "d1.example"
 
 
-def test_moving_with_htmx_swaps_the_region(editor_client: Client, five: MailSender) -> None:
+def test_moving_with_htmx_sends_back_only_the_moved_rule(
+    editor_client: Client, five: MailSender
+) -> None:
+    rule = five.rules.get(position=4)
     response = move(editor_client, five, "d4.example", "1", **HX)
     assert response.status_code == 200
     html = response.content.decode()
-    assert html.lstrip().startswith('<section id="rules"')
+    assert '<section id="rules"' not in html and "Add a rule" not in html
     assert "Rule 4 moved to position 1." in html
-    assert html.index("<code>d4.example") < html.index("<code>d1.example")
-    assert f'data-revision="{five.revision + 1}"' in html
+    # The moved rule, at its new position; the page renumbers the ones it passed.
+    assert f'<tr id="rule-{rule.pk}" class="rule" data-position="1"' in html
+    assert 'hx-swap-oob="true" data-fresh' in html
+    assert html.count("<tr ") == 1 and "<code>d1.example" not in html
+    assert f'<h2 id="rules-heading" data-revision="{five.revision + 1}" hx-swap-oob="true">' in html
+
+
+def test_deleting_with_htmx_brings_the_next_rule_onto_the_page(
+    editor_client: Client, sender: MailSender
+) -> None:
+    fill(sender, 250)
+    gone = sender.rules.get(position=3)
+    arriving = sender.rules.get(position=201)
+    url = reverse("senders:rule_delete", args=[sender.slug, gone.pk])
+    html = editor_client.post(url, {"revision": sender.revision}, **HX).content.decode()
+    assert "Rule 3 deleted." in html
+    assert f'<tr id="rule-{gone.pk}" hx-swap-oob="delete"></tr>' in html
+    assert f'<tr id="rule-{arriving.pk}" class="rule" data-position="200" data-move-url=' in html
+    assert 'hx-swap-oob="beforeend:#rules tbody" data-fresh' in html
+    assert html.count("<tr ") == 2
+    assert "Rules 1\N{EN DASH}200 of 249" in html  # the pagers, out of band
+    assert len(html) < 20_000
 
 
 def test_moving_to_another_page_shows_that_page(editor_client: Client, sender: MailSender) -> None:
@@ -160,7 +183,7 @@ def test_a_stale_move_with_htmx_shows_the_current_table(
 def test_the_drag_handles_wait_for_javascript(editor_client: Client, five: MailSender) -> None:
     html = editor_client.get(reverse("senders:detail", args=[five.slug])).content.decode()
     assert html.count('class="drag-handle small secondary" hidden') == 5
-    assert '<tbody data-first="1" data-count="5">' in html
+    assert '<tbody data-first="1" data-count="5" ' in html
     assert 'id="announcer" class="visually-hidden" aria-live="assertive"' in html
     assert "<script>" not in html  # our JS lives in static/senders/app.js
 

@@ -161,17 +161,21 @@ def test_adding_with_htmx_swaps_the_table_region(editor_client: Client, table: M
     assert "Rule added at position 4." in html
     assert "<code>new.example smtp.new.example</code>" in html
     assert f'name="revision" value="{table.revision + 1}"' in html
-    assert 'id="add-text" class="code" required\n    value=""' in html  # a fresh form
+    # A fresh form, out of band: "Add a rule" lives outside the region.
+    assert 'class="card" id="add-rule"' in html and 'hx-swap-oob="true"' in html
+    assert 'id="add-text" class="code" required\n    value=""' in html
     assert messages_of(response) == []
 
 
-def test_an_invalid_rule_with_htmx_comes_back_in_the_region(
+def test_an_invalid_rule_with_htmx_comes_back_in_its_form(
     editor_client: Client, table: MailSender
 ) -> None:
     response = add(editor_client, table, "x.example smtp.x $end $end", headers=HX)
     assert response.status_code == 400
     html = response.content.decode()
-    assert html.lstrip().startswith('<section id="rules"')
+    assert html.lstrip().startswith('<form method="post" action="/senders/main/rules/add/"')
+    assert response["HX-Retarget"] == "#add-rule" and response["HX-Reswap"] == "outerHTML"
+    assert "<table" not in html
     assert "col 23: repeated option $end" in html
     assert 'value="x.example smtp.x $end $end"' in html
 
@@ -238,7 +242,7 @@ def test_edit_with_htmx_turns_the_row_into_a_form(editor_client: Client, table: 
     html = response.content.decode()
     assert html.lstrip().startswith(f'<tr id="rule-{rule.pk}" class="editing"')
     assert "<html" not in html
-    assert f'hx-post="{url("rule_edit", table, rule)}" hx-target="#rules"' in html
+    assert f'hx-post="{url("rule_edit", table, rule)}" hx-swap="none"' in html
     assert SECRET not in html
 
 
@@ -312,13 +316,14 @@ def test_an_invalid_edit_with_htmx_replaces_only_its_row(
     assert "col 28: port 0 is out of range 1-65535" in html
 
 
-def test_a_good_edit_with_htmx_swaps_the_region(editor_client: Client, table: MailSender) -> None:
+def test_a_good_edit_with_htmx_sends_back_its_row(editor_client: Client, table: MailSender) -> None:
     rule = rule_at(table, 1)
     data = {"text": "example.com smtp.myisp.com:2525", "enabled": "on", "revision": table.revision}
     response = editor_client.post(url("rule_edit", table, rule), data, **HX)
     assert response.status_code == 200
     html = response.content.decode()
-    assert html.lstrip().startswith('<section id="rules"')
+    assert '<section id="rules"' not in html and html.count("<tr ") == 1
+    assert f'<tr id="rule-{rule.pk}" class="rule" data-position="1"' in html
     assert "Rule 1 saved." in html
     assert "<code>example.com smtp.myisp.com:2525</code>" in html
 
@@ -351,6 +356,7 @@ def test_a_stale_edit_with_htmx_rerenders_the_table_with_the_form_open(
     data = {"text": "*.demon.co.uk mine.example", "enabled": "on", "revision": seen}
     response = editor_client.post(url("rule_edit", table, rule), data, **HX)
     assert response.status_code == 409
+    assert response["HX-Retarget"] == "#rules" and response["HX-Reswap"] == "outerHTML"
     html = response.content.decode()
     assert html.lstrip().startswith('<section id="rules"')
     assert "This table was changed by someone else since you opened it" in html
@@ -406,7 +412,7 @@ def test_delete_with_htmx_asks_in_the_row(editor_client: Client, table: MailSend
     rule = rule_at(table, 2)
     html = editor_client.get(url("rule_delete", table, rule), **HX).content.decode()
     assert html.lstrip().startswith(f'<tr id="rule-{rule.pk}" class="confirm-delete"')
-    assert '<button type="submit" class="danger">Delete rule 2</button>' in html
+    assert '<button type="submit" class="danger" data-renumber>Delete rule 2</button>' in html
 
 
 def test_deleting_closes_the_gap(editor_client: Client, table: MailSender) -> None:
@@ -418,15 +424,16 @@ def test_deleting_closes_the_gap(editor_client: Client, table: MailSender) -> No
     assert list(table.rules.values_list("position", flat=True)) == [1, 2]
 
 
-def test_deleting_with_htmx_swaps_the_region(editor_client: Client, table: MailSender) -> None:
+def test_deleting_with_htmx_removes_only_its_row(editor_client: Client, table: MailSender) -> None:
     rule = rule_at(table, 3)
     response = editor_client.post(
         url("rule_delete", table, rule), {"revision": table.revision}, **HX
     )
     html = response.content.decode()
-    assert html.lstrip().startswith('<section id="rules"')
+    assert '<section id="rules"' not in html
     assert "Rule 3 deleted." in html
-    assert "smtp.demon.net" not in html
+    assert f'<tr id="rule-{rule.pk}" hx-swap-oob="delete"></tr>' in html
+    assert html.count("<tr ") == 1
 
 
 def test_a_stale_delete_is_refused(editor_client: Client, table: MailSender) -> None:
@@ -454,14 +461,15 @@ def test_disabling_keeps_the_rule(editor_client: Client, table: MailSender) -> N
     assert rule.enabled is False and rule.text == "example.com smtp.myisp.com"
 
 
-def test_enabling_with_htmx_swaps_the_region(editor_client: Client, table: MailSender) -> None:
+def test_enabling_with_htmx_sends_back_its_row(editor_client: Client, table: MailSender) -> None:
     rule = rule_at(table, 1)
     OverrideRule.objects.filter(pk=rule.pk).update(enabled=False)
     response = editor_client.post(
         url("rule_toggle", table, rule), {"enabled": "1", "revision": table.revision}, **HX
     )
     html = response.content.decode()
-    assert html.lstrip().startswith('<section id="rules"')
+    assert '<section id="rules"' not in html and html.count("<tr ") == 1
+    assert 'aria-label="Disable rule 1">Disable</button>' in html
     assert "Rule 1 enabled." in html
     rule.refresh_from_db()
     assert rule.enabled is True

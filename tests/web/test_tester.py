@@ -89,7 +89,7 @@ def test_it_shows_an_empty_form_first(viewer_client: Client, table: MailSender) 
     assert response.context["report"] is None
     body = response.content.decode()
     assert "Enter a recipient to see where the message would go." in body
-    assert 'hx-trigger="input changed delay:300ms, submit"' in body
+    assert 'hx-trigger="input changed delay:100ms, submit"' in body
     assert 'method="get"' in body
 
 

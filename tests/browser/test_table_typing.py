@@ -1,0 +1,72 @@
+"""Nothing a person typed on the table page is lost by an action elsewhere on the page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import TABLE, rule_texts
+from tests.browser.test_focus import open_table
+
+OWN_DOMAIN, RELAY, CORP = TABLE.splitlines()
+CORP_MASKED = CORP.replace("secret", "********")
+
+
+def _status(page: Any) -> Any:
+    return page.get_by_role("region", name="Rules (3; revision 2)").get_by_role("status")
+
+
+def test_what_is_typed_in_add_a_rule_survives_moving_a_rule(
+    page: Any, editor: Any, sender_with_rules: Any
+) -> None:
+    open_table(page, editor, sender_with_rules)
+    add = page.locator("#add-rule")
+    add.get_by_label("Rule", exact=True).fill("new.example smtp.new.example")
+    add.get_by_label("Comment").fill("typed, not saved yet")
+
+    page.get_by_role("button", name="Move rule 3 up", exact=True).click()
+
+    expect(page.get_by_role("status")).to_have_text("Rule 3 moved to position 2.")
+    expect(rule_texts(page)).to_have_text([OWN_DOMAIN, CORP_MASKED, RELAY])
+    expect(add.get_by_label("Rule", exact=True)).to_have_value("new.example smtp.new.example")
+    expect(add.get_by_label("Comment")).to_have_value("typed, not saved yet")
+
+
+def test_an_edit_in_progress_survives_saving_another_rule(
+    page: Any, editor: Any, sender_with_rules: Any
+) -> None:
+    open_table(page, editor, sender_with_rules)
+    page.get_by_role("link", name="Edit rule 1", exact=True).click()
+    page.get_by_role("link", name="Edit rule 3", exact=True).click()
+    third = page.locator("tr.editing").filter(has=page.get_by_role("button", name="Save rule 3"))
+    third.get_by_label("Comment").fill("half-way through")
+    first = page.locator("tr.editing").filter(has=page.get_by_role("button", name="Save rule 1"))
+    first.get_by_label("Comment").fill("our own server")
+
+    first.get_by_role("button", name="Save rule 1").click()
+
+    expect(page.get_by_role("status")).to_have_text("Rule 1 saved.")
+    expect(page.get_by_text("our own server")).to_be_visible()
+    expect(third.get_by_label("Comment")).to_have_value("half-way through")
+    # It saves where it stands.
+    third.get_by_role("button", name="Save rule 3").click()
+    expect(page.get_by_role("status")).to_have_text("Rule 3 saved.")
+    expect(page.get_by_text("half-way through")).to_be_visible()
+
+
+def test_an_edit_in_progress_survives_deleting_a_rule_above_and_takes_its_new_number(
+    page: Any, editor: Any, sender_with_rules: Any
+) -> None:
+    open_table(page, editor, sender_with_rules)
+    page.get_by_role("link", name="Edit rule 3", exact=True).click()
+    editing = page.locator("tr.editing")
+    editing.get_by_label("Comment").fill("half-way through")
+    page.get_by_role("link", name="Delete rule 1", exact=True).click()
+    page.get_by_role("button", name="Delete rule 1", exact=True).click()
+
+    expect(page.get_by_role("status")).to_have_text("Rule 1 deleted.")
+    expect(editing.get_by_label("Comment")).to_have_value("half-way through")
+    editing.get_by_role("button", name="Save rule 2").click()
+    expect(page.get_by_role("status")).to_have_text("Rule 2 saved.")
+    expect(rule_texts(page)).to_have_text([RELAY, CORP_MASKED])
