@@ -30,7 +30,7 @@ from senders.export import export_status
 from senders.forms import AddRuleForm, RuleForm, RuleSummary, describe_rule
 from senders.history import conflict_diff
 from senders.lint import lint_context
-from senders.models import MailSender, OverrideRule
+from senders.models import MailSender, OverrideRule, RelayCheck
 from senders.rule_templates import BY_SLUG, TEMPLATES
 from senders.tables import StaleTable
 from senders.tabletext import rule_at
@@ -50,14 +50,31 @@ class Row:
     comment: str
     summary: RuleSummary | None
     warnings: tuple[LintWarning, ...] = ()
+    relay: RelayCheck | None = None  # the last check of the relay this rule names
 
 
 def _row(rule: OverrideRule, warnings: Sequence[LintWarning] = ()) -> Row:
+    relay = None
     try:
-        summary: RuleSummary | None = describe_rule(rule_at(rule.text, rule.position))
+        parsed = rule_at(rule.text, rule.position)
+        summary: RuleSummary | None = describe_rule(parsed)
     except OverrideSyntaxError:
         summary = None  # stored before a parser change; the text may hold a password
-    return Row(rule.pk, rule.position, rule.enabled, rule.comment, summary, tuple(warnings))
+    else:
+        server = parsed.server
+        relay = _relay_checks(rule.sender).get(
+            f"{server.username or ''}@{server.host}:{server.port}"
+        )
+    return Row(rule.pk, rule.position, rule.enabled, rule.comment, summary, tuple(warnings), relay)
+
+
+def _relay_checks(sender: MailSender) -> dict[str, RelayCheck]:
+    """The last relay checks of a sender, read once per request (kept on the instance)."""
+    checks: dict[str, RelayCheck] | None = getattr(sender, "_relay_checks", None)
+    if checks is None:
+        checks = {check.relay: check for check in sender.relay_checks.all()}
+        sender._relay_checks = checks  # type: ignore[attr-defined]
+    return checks
 
 
 def _page_of(position: int) -> int:

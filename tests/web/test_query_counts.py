@@ -48,9 +48,10 @@ def _at(sender: MailSender, name: str, *args: object) -> str:
 # that needs one more for a good reason may raise its own, never per rule.
 Request = Callable[[Client, MailSender, str, int], Any]
 PAGES: dict[str, tuple[int, Request]] = {
-    # The table page: one more for the warnings marked as intended (acknowledgements).
-    "table page": (9, lambda c, s, _, __: c.get(_at(s, "senders:detail"))),
-    "table page, last page": (9, lambda c, s, _, __: c.get(_at(s, "senders:detail"), {"page": 5})),
+    # The table page: one more for the warnings marked as intended (acknowledgements),
+    # one for the last relay checks shown beside the rules.
+    "table page": (10, lambda c, s, _, __: c.get(_at(s, "senders:detail"))),
+    "table page, last page": (10, lambda c, s, _, __: c.get(_at(s, "senders:detail"), {"page": 5})),
     "bulk editor": (6, lambda c, s, _, __: c.get(_at(s, "senders:bulk"))),
     # The expensive ones take and give back their slots (senders.limits): in a test's
     # transaction a savepoint, an insert and a release each, then one delete.
@@ -70,8 +71,9 @@ PAGES: dict[str, tuple[int, Request]] = {
             _at(s, "senders:rule_validate"), {"text": "x.example relay.example"}, headers=HTMX
         ),
     ),
+    # One for the last relay check of the rule's relay, shown in its row.
     "edit form of one rule": (
-        6,
+        7,
         lambda c, s, _, pk: c.get(_at(s, "senders:rule_edit", pk)),
     ),
 }

@@ -145,3 +145,17 @@ def test_the_command_speaks_json(relayed: MailSender) -> None:
         (None, "fail", [2]),
     ]
     assert PASSWORD not in out.getvalue()
+
+
+def test_the_table_shows_the_last_check_next_to_the_rules_using_the_relay(
+    editor_client: Client, relayed: MailSender, relay_port: int
+) -> None:
+    editor_client.post(URL, {"relay": KEY.format(port=relay_port)})
+    html = editor_client.get("/senders/main/").content.decode()
+    rows = html.split('<tr id="rule-')[1:]
+    checked = [row for row in rows if "Relay check:" in row]
+    assert len(checked) == 2  # rules 1 and 3 name that relay; rule 2 was not checked
+    assert 'class="badge warn" title="no STARTTLS: mail to this relay travels in clear"' in (
+        checked[0]
+    )
+    assert PASSWORD not in html
