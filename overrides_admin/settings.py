@@ -375,4 +375,5 @@ RELAY_CHECK_CA_FILE = os.environ.get("RELAY_CHECK_CA_FILE", "")
 # The senders' mail goes through overrides-agent on Postfix (docs/postfix.md): lint
 # then warns about the lines Postfix cannot honour exactly, and "test a message" shows
 # how the Postfix agent routes where that differs from the full evaluation.
+# Without it, a sender gets them once overrides-agent has fetched its export.
 POSTFIX_AGENT = envbool("POSTFIX_AGENT", False)

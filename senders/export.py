@@ -92,7 +92,7 @@ EXPORT_FIELDS = (
     "created_at",
     "export_token_hash",
 )
-FETCH_FIELDS = ("at", "by", "revision")
+FETCH_FIELDS = ("at", "by", "revision", "agent")
 
 
 def sender_for_token(slug: str, token: str | None) -> MailSender | None:
@@ -275,7 +275,7 @@ def _rule_json(line: int, rule: Rule) -> dict[str, Any]:
 # ---------------------------------------------------------------- fetch records
 
 
-def record_fetch(sender: MailSender, remote_addr: str, revision: int) -> bool:
+def record_fetch(sender: MailSender, remote_addr: str, revision: int, agent: str = "") -> bool:
     """Note that delivery fetched `revision`; True if the record was written.
 
     One statement on the record's own row (an upsert): it never touches the sender's
@@ -283,15 +283,19 @@ def record_fetch(sender: MailSender, remote_addr: str, revision: int) -> bool:
     """
     now = timezone.now()
     remote_addr = (remote_addr or "")[:100]
+    agent = agent[:100]
     last = sender.fetch_record
     if (
         last is not None
         and last.revision == revision
         and last.by == remote_addr
+        and last.agent == agent
         and now - last.at < FETCH_RECORD_INTERVAL
     ):
         return False
-    record = ExportFetch(sender_id=sender.pk, at=now, by=remote_addr, revision=revision)
+    record = ExportFetch(
+        sender_id=sender.pk, at=now, by=remote_addr, revision=revision, agent=agent
+    )
     ExportFetch.objects.bulk_create(
         [record],
         update_conflicts=True,

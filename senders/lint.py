@@ -50,7 +50,7 @@ def lint_sender(sender: MailSender) -> list[LintWarning]:
     except OverrideSyntaxError:
         warnings = []  # a table that no longer parses has bigger problems than lint
     else:
-        warnings = lint_table(rules, local_domains, postfix=settings.POSTFIX_AGENT)
+        warnings = lint_table(rules, local_domains, postfix=sender.follows_postfix_agent)
     cache.set(key, warnings, CACHE_SECONDS)
     return warnings
 
@@ -58,14 +58,20 @@ def lint_sender(sender: MailSender) -> list[LintWarning]:
 def _lint_key(sender: MailSender, revision: int, local_domains: Sequence[str]) -> str:
     # created_at tells apart a sender deleted and created again under the same id.
     digest = hashlib.sha256("\0".join(local_domains).encode("utf-8", "replace")).hexdigest()
-    postfix = "postfix" if settings.POSTFIX_AGENT else "any"
+    postfix = "postfix" if sender.follows_postfix_agent else "any"
     return f"senders:lint:{sender.pk}:{sender.created_at.timestamp()}:{revision}:{digest}:{postfix}"
 
 
-def lint_entries(entries: Sequence[Entry], local_domains: Iterable[str] = ()) -> list[LintWarning]:
-    """Warnings for a parsed document (bulk editor); line numbers are document lines."""
+def lint_entries(
+    entries: Sequence[Entry], local_domains: Iterable[str] = (), *, postfix: bool | None = None
+) -> list[LintWarning]:
+    """Warnings for a parsed document (bulk editor); line numbers are document lines.
+
+    `postfix`: also what the Postfix agent cannot do (default: POSTFIX_AGENT).
+    """
     rules = [rule_at(entry.text, entry.line) for entry in entries if entry.enabled]
-    return lint_table(rules, local_domains, postfix=settings.POSTFIX_AGENT)
+    postfix = settings.POSTFIX_AGENT if postfix is None else postfix
+    return lint_table(rules, local_domains, postfix=postfix)
 
 
 def acknowledgements(sender: MailSender) -> dict[tuple[int, str], WarningAcknowledgement]:

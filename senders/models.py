@@ -17,6 +17,9 @@ from django.urls import reverse
 
 from senders.fields import EncryptedPasswordsField
 
+# The start of the User-Agent that overrides-agent sends (senders.agent.fetch).
+POSTFIX_AGENT_USER_AGENT = "overrides-agent/"
+
 
 class MailSender(models.Model):
     name = models.CharField(max_length=200)
@@ -75,6 +78,15 @@ class MailSender(models.Model):
 
     # The last fetch by a delivery agent, kept in its own row (ExportFetch).
     @property
+    def follows_postfix_agent(self) -> bool:
+        """Whether lint and the tester speak of the Postfix agent for this sender:
+        POSTFIX_AGENT is on, or the agent (its User-Agent says so) fetched the export."""
+        if settings.POSTFIX_AGENT:
+            return True
+        record = self.fetch_record
+        return record is not None and record.agent.startswith(POSTFIX_AGENT_USER_AGENT)
+
+    @property
     def fetch_record(self) -> ExportFetch | None:
         try:
             record: ExportFetch = self.fetch  # type: ignore[attr-defined]
@@ -128,6 +140,9 @@ class ExportFetch(models.Model):
     at = models.DateTimeField()
     by = models.CharField(max_length=100, blank=True)
     revision = models.PositiveIntegerField()
+    # The fetcher's User-Agent: "overrides-agent/…" tells the admin that the Postfix
+    # agent delivers this sender's mail (senders.lint warns about what Postfix cannot do).
+    agent = models.CharField(max_length=100, blank=True)
 
     def __str__(self) -> str:
         return f"{self.sender_id} r{self.revision} at {self.at:%Y-%m-%d %H:%M}"

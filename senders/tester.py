@@ -382,13 +382,17 @@ def _route_key(result: Result | None, logins: AgentTable | None) -> tuple[object
 
 
 def postfix_outcome(
-    table: TableUnderTest, message: Message, resolver: Resolver, result: Result
+    table: TableUnderTest,
+    message: Message,
+    resolver: Resolver,
+    result: Result,
+    postfix: bool | None = None,
 ) -> PostfixOutcome | None:
     """The Postfix agent's route when it differs from `result` (the full evaluation).
 
     Computed by the agent's own lookup core, so the page says what the agent will answer.
     """
-    if not settings.POSTFIX_AGENT:
+    if not (settings.POSTFIX_AGENT if postfix is None else postfix):
         return None
     agent = table.postfix
     if not agent.unused and not agent.sasl_conflicts:
@@ -561,6 +565,7 @@ def outcome(
     word: str,
     *,
     trace: bool = True,
+    postfix: bool | None = None,
 ) -> DomainOutcome:
     result = evaluate(table.compiled, message, resolver)
     return DomainOutcome(
@@ -571,7 +576,7 @@ def outcome(
         [HopRow.of(hop) for hop in result.hops],
         trace_rows(table, result, word) if trace else [],
         word,
-        postfix=postfix_outcome(table, message, resolver, result),
+        postfix=postfix_outcome(table, message, resolver, result, postfix),
         traced=trace,
     )
 
@@ -593,6 +598,7 @@ def run_test(sender: MailSender, data: dict[str, Any]) -> Report:
     saved = saved_table(sender)
     unsaved = TableUnderTest.of(data["text"]) if data["table"] == "text" else None
     report = Report(data["table"], data["size"])
+    postfix = sender.follows_postfix_agent
     for index, (domain, recipients) in enumerate(data["recipients"].items()):
         traced = index < MAX_TRACED_DOMAINS
         message = Message(
@@ -604,12 +610,20 @@ def run_test(sender: MailSender, data: dict[str, Any]) -> Report:
         )
         # Compared with the unsaved text, only the saved table's route is shown.
         saved_outcome = outcome(
-            saved, message, data["resolver"], recipients, "rule", trace=traced and unsaved is None
+            saved,
+            message,
+            data["resolver"],
+            recipients,
+            "rule",
+            trace=traced and unsaved is None,
+            postfix=postfix,
         )
         if unsaved is None:
             report.outcomes.append(saved_outcome)
             continue
-        tested = outcome(unsaved, message, data["resolver"], recipients, "line", trace=traced)
+        tested = outcome(
+            unsaved, message, data["resolver"], recipients, "line", trace=traced, postfix=postfix
+        )
         tested.saved = saved_outcome
         report.outcomes.append(tested)
     return report

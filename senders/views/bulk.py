@@ -135,7 +135,12 @@ def _render(
     **extra: object,
 ) -> HttpResponse:
     if form.is_bound and form.is_valid():
-        extra.setdefault("lint_warnings", lint_entries(form.entries, sender.local_domain_list))
+        extra.setdefault(
+            "lint_warnings",
+            lint_entries(
+                form.entries, sender.local_domain_list, postfix=sender.follows_postfix_agent
+            ),
+        )
     context = {
         "sender": sender,
         "form": form,

@@ -70,7 +70,12 @@ def _export(request: HttpRequest, slug: str, kind: Kind) -> HttpResponse:
             response.content = b""
             response["Content-Length"] = str(len(export.body))
     elif response.status_code in (200, 304):
-        record_fetch(sender, client_address(request) or "", export.revision)
+        record_fetch(
+            sender,
+            client_address(request) or "",
+            export.revision,
+            request.headers.get("User-Agent", ""),
+        )
     return response
 
 

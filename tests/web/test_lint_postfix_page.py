@@ -66,3 +66,36 @@ def test_without_postfix_agent_there_are_no_postfix_warnings(
     settings.POSTFIX_AGENT = False
     codes = {w.code for w in lint_sender(table)}
     assert POSTFIX_CONDITION not in codes and POSTFIX_LOGIN not in codes
+
+
+def _fetch(client: Client, sender: MailSender, user_agent: str) -> None:
+    from senders.export import create_token
+
+    token = create_token(sender)
+    response = client.get(
+        f"/export/{sender.slug}.txt",
+        headers={"Authorization": f"Bearer {token}", "User-Agent": user_agent},
+    )
+    assert response.status_code == 200
+
+
+def test_once_the_agent_fetched_the_export_its_warnings_show_without_the_setting(
+    table: MailSender, settings: Any, viewer_client: Client
+) -> None:
+    """No setting to forget: the agent's User-Agent on the export says who delivers."""
+    settings.POSTFIX_AGENT = False
+    _fetch(Client(), table, "overrides-agent/0.1.0 (+https://example.org)")
+    table = MailSender.objects.get(pk=table.pk)
+    assert table.follows_postfix_agent
+    codes = {w.code for w in lint_sender(table)}
+    assert POSTFIX_CONDITION in codes and POSTFIX_LOGIN in codes
+    body = viewer_client.get(reverse("senders:detail", args=[table.slug])).content.decode()
+    assert "Postfix cannot check $size&gt;10000000" in body
+
+
+def test_a_fetch_by_another_client_does_not_bring_them(table: MailSender, settings: Any) -> None:
+    settings.POSTFIX_AGENT = False
+    _fetch(Client(), table, "curl/8.0")
+    table = MailSender.objects.get(pk=table.pk)
+    assert not table.follows_postfix_agent
+    assert POSTFIX_CONDITION not in {w.code for w in lint_sender(table)}

@@ -155,7 +155,8 @@ def test_the_table_shows_the_last_check_next_to_the_rules_using_the_relay(
     rows = html.split('<tr id="rule-')[1:]
     checked = [row for row in rows if "Relay check:" in row]
     assert len(checked) == 2  # rules 1 and 3 name that relay; rule 2 was not checked
-    assert 'class="badge warn" title="no STARTTLS: mail to this relay travels in clear"' in (
-        checked[0]
+    assert (
+        'class="badge warn" title="no STARTTLS: mail to this relay travels in clear"'
+        in (checked[0])
     )
     assert PASSWORD not in html

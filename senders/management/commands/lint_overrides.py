@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from senders.engine import OverrideSyntaxError
@@ -40,7 +39,7 @@ class Command(BaseCommand):
                 warnings = lint_table(
                     enabled_rules(sender),
                     sender.local_domain_list,
-                    postfix=settings.POSTFIX_AGENT,
+                    postfix=sender.follows_postfix_agent,
                 )
             except OverrideSyntaxError as error:
                 self.stderr.write(f"{sender.slug}: the stored table cannot be read: {error}")
