@@ -10,11 +10,14 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
 
 from senders.models import MailSender
 from senders.relays import TooSoon, check_limits, relay_rows, relays_for, run_checks
 from senders.views.common import get_sender
+from senders.views.rules import RULES_PER_PAGE
 
 logger = logging.getLogger(__name__)
 
@@ -28,26 +31,55 @@ def relays(request: HttpRequest, slug: str) -> HttpResponse:
         return _render(request, sender)
     if not request.user.has_perm("senders.change_overriderule"):
         raise PermissionDenied
+    # "Check relay" on a rule of the table page (?back=<rule id>) goes back there.
+    back = _rule_back(sender, request.GET.get("back", ""))
     wanted = request.POST.get("relay", "")
     known = relays_for(sender)
     chosen = known if wanted == "all" else [relay for relay in known if relay.key == wanted]
     if not chosen:
         error = "That relay is not in this table (any more): reload the page."
+        if back:
+            return _back(request, back, error, messages.ERROR)
         return _render(request, sender, error=error, status=400)
     # Clear text is allowed for one chosen relay at a time, never for "check all".
     allow_plaintext = len(chosen) == 1 and wanted != "all" and "allow_plaintext" in request.POST
     try:
         check_limits(sender, chosen, request.user)
     except TooSoon as refused:
+        if back:
+            return _back(request, back, str(refused), messages.ERROR)
         return _render(request, sender, error=str(refused), status=429)
     results = run_checks(sender, chosen, request.user, allow_plaintext=allow_plaintext)
     logger.info("relay check of %s by %s: %d relay(s)", sender.slug, request.user, len(results))
+    if back:
+        (result,) = results
+        level = messages.SUCCESS if result.level == "ok" else messages.WARNING
+        return _back(request, back, f"{result.relay.label}: {result.verdict}", level)
     ready = sum(result.level == "ok" for result in results)
     summary = f"Checked {len(results)} relay{'s' if len(results) != 1 else ''}: {ready} ready."
     if request.htmx:
         return _render(request, sender, notice=summary)
     messages.success(request, summary)
     return redirect("senders:relays", sender.slug)
+
+
+def _rule_back(sender: MailSender, value: str) -> str:
+    """The table page's address of the rule `value` names, or "" for none of its rules."""
+    if not (value.isascii() and value.isdigit() and len(value) < 19):
+        return ""
+    position = sender.rules.filter(pk=int(value)).values_list("position", flat=True).first()
+    if position is None:
+        return ""
+    page = (position - 1) // RULES_PER_PAGE + 1
+    return f"{reverse('senders:detail', args=[sender.slug])}?page={page}#rule-{value}"
+
+
+def _back(request: HttpRequest, url: str, text: str, level: int) -> HttpResponse:
+    """The table page again, with the check's verdict as its message (htmx: reload it)."""
+    messages.add_message(request, level, text)
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
 
 
 def _render(

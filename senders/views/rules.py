@@ -51,10 +51,11 @@ class Row:
     summary: RuleSummary | None
     warnings: tuple[LintWarning, ...] = ()
     relay: RelayCheck | None = None  # the last check of the relay this rule names
+    relay_key: str = ""  # senders.relaycheck.Relay.key of that relay
 
 
 def _row(rule: OverrideRule, warnings: Sequence[LintWarning] = ()) -> Row:
-    relay = None
+    relay, relay_key = None, ""
     try:
         parsed = rule_at(rule.text, rule.position)
         summary: RuleSummary | None = describe_rule(parsed)
@@ -62,10 +63,18 @@ def _row(rule: OverrideRule, warnings: Sequence[LintWarning] = ()) -> Row:
         summary = None  # stored before a parser change; the text may hold a password
     else:
         server = parsed.server
-        relay = _relay_checks(rule.sender).get(
-            f"{server.username or ''}@{server.host}:{server.port}"
-        )
-    return Row(rule.pk, rule.position, rule.enabled, rule.comment, summary, tuple(warnings), relay)
+        relay_key = f"{server.username or ''}@{server.host}:{server.port}"
+        relay = _relay_checks(rule.sender).get(relay_key)
+    return Row(
+        rule.pk,
+        rule.position,
+        rule.enabled,
+        rule.comment,
+        summary,
+        tuple(warnings),
+        relay,
+        relay_key,
+    )
 
 
 def _relay_checks(sender: MailSender) -> dict[str, RelayCheck]:

@@ -48,7 +48,7 @@ def test_every_action_of_a_rule_is_reached_with_the_arrow_keys(
     open_table(page, editor, sender_with_rules)
     page.get_by_role("link", name="Edit rule 2").focus()
     names = [page.evaluate(FOCUSED_NAME)]
-    for _ in range(6):
+    for _ in range(7):
         page.keyboard.press("ArrowRight")
         names.append(page.evaluate(FOCUSED_NAME))
     assert names == [
@@ -58,6 +58,7 @@ def test_every_action_of_a_rule_is_reached_with_the_arrow_keys(
         "Move rule 2 up",
         "Move rule 2 down",
         "Move rule 2 to the bottom",
+        "Check the relay of rule 2",
         "Delete rule 2",
     ]
     page.keyboard.press("ArrowRight")  # round to the start

@@ -160,3 +160,33 @@ def test_the_table_shows_the_last_check_next_to_the_rules_using_the_relay(
         in (checked[0])
     )
     assert PASSWORD not in html
+
+
+def test_check_relay_on_a_rule_goes_back_to_the_table_with_the_verdict(
+    editor_client: Client, relayed: MailSender, relay_port: int
+) -> None:
+    rule = relayed.rules.get(position=3)
+    url = f"{URL}?back={rule.pk}"
+    response = editor_client.post(url, {"relay": KEY.format(port=relay_port), "revision": 9})
+    assert response.status_code == 302
+    assert response["Location"] == f"/senders/main/?page=1#rule-{rule.pk}"
+    html = editor_client.get(response["Location"]).content.decode()
+    assert f"joe at 127.0.0.1:{relay_port}: no STARTTLS: mail to this relay travels in clear" in (
+        html
+    )
+    assert 'aria-label="Check the relay of rule 3">Check relay</button>' in html
+    assert PASSWORD not in html
+
+
+def test_check_relay_over_htmx_reloads_the_table_and_a_refusal_says_why(
+    editor_client: Client, relayed: MailSender, relay_port: int
+) -> None:
+    rule = relayed.rules.get(position=1)
+    url = f"{URL}?back={rule.pk}"
+    data = {"relay": KEY.format(port=relay_port)}
+    response = editor_client.post(url, data, headers={"HX-Request": "true"})
+    assert response["HX-Redirect"] == f"/senders/main/?page=1#rule-{rule.pk}"
+    again = editor_client.post(url, data, headers={"HX-Request": "true"})
+    assert again["HX-Redirect"] == f"/senders/main/?page=1#rule-{rule.pk}"
+    html = editor_client.get("/senders/main/").content.decode()
+    assert "was checked less than 10 s ago: try again shortly." in html
