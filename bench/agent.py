@@ -31,6 +31,7 @@ from _support import machine, verdict
 
 from senders.agent.lookup import Table, lookup, lookup_without_dns
 from senders.agent.netstring import Decoder, encode
+from senders.agent.service import settle_heap
 from senders.agent.socketmap import Listen, SocketmapServer
 from senders.engine import DnsResolver, MxAnswer, parse_table
 
@@ -82,6 +83,7 @@ def serve(text: str, path: str, nameserver: str, ready: multiprocessing.Event) -
     os.sched_setaffinity(0, {0}) if hasattr(os, "sched_setaffinity") else None
     table = Table(parse_table(text), revision=1)
     resolver = DnsResolver([nameserver], timeout=2) if nameserver else NoDns()
+    settle_heap()  # as the agent does after loading a table
 
     def slow(map_name: str, key: str) -> object:
         return lookup(table, map_name, key, resolver)
@@ -98,12 +100,22 @@ def serve(text: str, path: str, nameserver: str, ready: multiprocessing.Event) -
     asyncio.run(main())
 
 
-async def client(path: str, keys: list[str], until: float, latencies: list[float]) -> None:
+async def client(
+    path: str, keys: list[str], until: float, latencies: list[float], interval: float = 0.0
+) -> None:
+    """One Postfix-style connection: a request, its reply, the next request; with an
+    `interval`, requests leave on a schedule (a paced load) instead of back to back."""
     reader, writer = await asyncio.open_unix_connection(path)
     decoder = Decoder()
     index = random.randrange(len(keys))
     clock = time.perf_counter
+    next_send = clock() + random.random() * interval
     while clock() < until:
+        if interval:
+            delay = next_send - clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            next_send += interval
         key = keys[index % len(keys)]
         index += 1
         started = clock()
@@ -124,15 +136,24 @@ def cpu_seconds(pid: int) -> float:
 Figures = tuple[float, float, float, float]  # lookups/s, p50 ms, p99 ms, lookups per CPU-second
 
 
-def measure(path: str, keys: list[str], connections: int, pid: int) -> Figures:
+def measure(
+    path: str, keys: list[str], connections: int, pid: int, rate: float | None = None
+) -> Figures:
     """Wall-clock lookups per second, p50 and p99 latency (ms), and the agent's lookups per
-    second of its own CPU time (what one core sustains, whatever else runs), over SECONDS."""
+    second of its own CPU time (what one core sustains, whatever else runs), over SECONDS.
+
+    Without `rate` every connection sends as fast as replies come (saturation: the
+    latencies are mostly queueing behind the other connections); with it, the
+    connections together offer `rate` lookups per second."""
     latencies: list[float] = []
     cpu = cpu_seconds(pid)
+    interval = connections / rate if rate else 0.0
 
     async def main() -> None:
         until = time.perf_counter() + SECONDS
-        await asyncio.gather(*(client(path, keys, until, latencies) for _ in range(connections)))
+        await asyncio.gather(
+            *(client(path, keys, until, latencies, interval) for _ in range(connections))
+        )
 
     started = time.perf_counter()
     asyncio.run(main())
@@ -144,7 +165,10 @@ def measure(path: str, keys: list[str], connections: int, pid: int) -> Figures:
     return len(latencies) / elapsed, p50, p99, len(latencies) / max(cpu, 1e-9)
 
 
-def run(text: str, keys: list[str], nameserver: str = "") -> dict[int, Figures]:
+PACED = "50 paced"  # 50 connections offering GOAL_LOOKUPS lookups per second together
+
+
+def run(text: str, keys: list[str], nameserver: str = "") -> dict[int | str, Figures]:
     path = os.path.join(tempfile.mkdtemp(), "agent.sock")
     ready = multiprocessing.Event()
     process = multiprocessing.Process(target=serve, args=(text, path, nameserver, ready))
@@ -156,7 +180,9 @@ def run(text: str, keys: list[str], nameserver: str = "") -> dict[int, Figures]:
             os.sched_setaffinity(0, set(range(1, os.cpu_count() or 2)))
         pid = process.pid or 0
         measure(path, keys, 1, pid)  # warm up (and, with DNS, fill the cache)
-        return {n: measure(path, keys, n, pid) for n in CONNECTIONS}
+        figures: dict[int | str, Figures] = {n: measure(path, keys, n, pid) for n in CONNECTIONS}
+        figures[PACED] = measure(path, keys, 50, pid, rate=GOAL_LOOKUPS)
+        return figures
     finally:
         process.terminate()
         process.join()
@@ -175,10 +201,14 @@ def core_rates(text: str, keys: list[str]) -> tuple[float, float]:
     return rates[0], rates[1]
 
 
-def describe(connections: int, figures: Figures) -> str:
+def describe(connections: int | str, figures: Figures) -> str:
     rate, p50, p99, per_cpu = figures
+    if connections == PACED:
+        label = f"  50 connections, {GOAL_LOOKUPS:,}/s offered"
+    else:
+        label = f"  {connections:>2} connection{'s' if connections != 1 else ' '}"
     return (
-        f"  {connections:>2} connection{'s' if connections > 1 else ' '}: {rate:>7,.0f} "
+        f"{label}: {rate:>7,.0f} "
         f"lookups/s, p50 {p50:.3f} ms, p99 {p99:.3f} ms; {per_cpu:>7,.0f} lookups per "
         "CPU-second of the agent"
     )
@@ -196,17 +226,22 @@ def main() -> int:
             f"\n{size:,} rules: lookup core alone {cold:,.0f} lookups/s for new domains, "
             f"{warm:,.0f} for domains asked before"
         )
-        for connections, figures in run(text, keys).items():
+        results = run(text, keys)
+        for connections, figures in results.items():
             print(describe(connections, figures))
-            if size == 10_000:
-                rate, _, p99, per_cpu = figures
-                met = per_cpu >= GOAL_LOOKUPS and p99 < GOAL_P99_MS
-                ok = ok and met
-                print(
-                    f"     [{verdict(met)}: one core sustains {per_cpu / GOAL_LOOKUPS:.2f}x the "
-                    f"{GOAL_LOOKUPS:,}/s goal (wall clock {rate / GOAL_LOOKUPS:.2f}x); "
-                    f"p99 is {p99 / GOAL_P99_MS:.2f}x the {GOAL_P99_MS:g} ms limit]"
-                )
+        if size == 10_000:
+            # Capacity: what one core sustains when 50 connections keep it busy. Latency:
+            # p99 while 50 connections offer the goal's rate (at saturation a reply
+            # waits behind the other 49 requests, which says nothing about the agent).
+            per_cpu = results[50][3]
+            rate, _, p99, _ = results[PACED]
+            met = per_cpu >= GOAL_LOOKUPS and rate >= 0.95 * GOAL_LOOKUPS and p99 < GOAL_P99_MS
+            ok = ok and met
+            print(
+                f"     [{verdict(met)}: one core sustains {per_cpu / GOAL_LOOKUPS:.2f}x the "
+                f"{GOAL_LOOKUPS:,}/s goal; at {GOAL_LOOKUPS:,}/s offered it answered "
+                f"{rate:,.0f}/s with p99 {p99 / GOAL_P99_MS:.2f}x the {GOAL_P99_MS:g} ms limit]"
+            )
     if NoDns.queries:
         print(f"FAIL: the no-DNS tables made {NoDns.queries} DNS queries")
         ok = False
