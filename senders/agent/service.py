@@ -27,7 +27,6 @@ from senders.engine import DnsResolver, Resolver, Rule
 logger = logging.getLogger("overrides_agent")
 
 
-
 def settle_heap() -> None:
     """Take the table just loaded out of the garbage collector's scans.
 
@@ -39,6 +38,7 @@ def settle_heap() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+
 
 class AgentError(Exception):
     """The agent cannot start (the message says why, in one line)."""
