@@ -567,7 +567,7 @@ def outcome(
     trace: bool = True,
     postfix: bool | None = None,
 ) -> DomainOutcome:
-    result = evaluate(table.compiled, message, resolver)
+    result = evaluate(table.compiled, message, resolver, word=word)
     return DomainOutcome(
         result.domain,
         recipients,

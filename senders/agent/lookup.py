@@ -101,10 +101,15 @@ class SaslConflict:
     users: tuple[str, ...]  # their users ("no login" for none), in first-seen order
 
     def __str__(self) -> str:
+        return self.describe("line")
+
+    def describe(self, word: str) -> str:
+        """The conflict in words; `word` is what the numbers count: "rule" for the
+        positions of a JSON export, "line" for the lines of a `.txt` export."""
         return (
-            f"lines {_join(self.lines)} use different users for {self.host}:{self.port} "
+            f"{word}s {_join(self.lines)} use different users for {self.host}:{self.port} "
             f"({', '.join(self.users)}); Postfix can use only one: the agent gives it "
-            f"{self.chosen.username} (line {self.chosen.line})"
+            f"{self.chosen.username} ({word} {self.chosen.line})"
         )
 
 
