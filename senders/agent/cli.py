@@ -217,9 +217,7 @@ def check(config: Config, wanted: Sequence[str] | None) -> int:
         word = "rule" if saved.kind == "json" else "line"
         if table.unused:
             numbers = ", ".join(str(rule.line) for rule in table.unused)
-            report.append(
-                f"  {word}s Postfix cannot honour (conditions on the message): {numbers}"
-            )
+            report.append(f"  {word}s Postfix cannot honour (conditions on the message): {numbers}")
         report.extend(f"  sasl: {conflict.describe(word)}" for conflict in table.sasl_conflicts)
     elif not report:
         report.append(f"saved table: none in {store.directory}")
