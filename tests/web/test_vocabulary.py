@@ -158,3 +158,18 @@ def test_lint_table_words_credentials_by_the_callers_word() -> None:
     assert as_rules.message == "rules 1, 2 send to relay.example:25 as joe"
     assert as_rules.fix == as_lines.fix.replace("lines", "rules")
     assert str(as_rules).startswith("rule 1: rules 1, 2 send to")
+
+
+def test_impact_numbers_a_revisions_rules_by_position(table: MailSender) -> None:
+    from senders.impact import revision_table
+
+    # The revision's document has a comment line: its rules are still rules 1-4.
+    numbers = [number for number, _, _ in revision_table(table, table.revision).rules]
+    assert numbers == [1, 2, 3, 4]
+
+
+def test_route_batch_against_a_revision_numbers_its_rules_by_position(table: MailSender) -> None:
+    from senders.management.commands.route import Command
+
+    rules = Command()._revision_rules("main", table.revision)
+    assert [rule.line for rule in rules] == [1, 3, 4]
