@@ -244,7 +244,11 @@ def _render(sender: MailSender, rules: list[Rule], kind: Kind) -> bytes:
 
 def _rule_json(line: int, rule: Rule) -> dict[str, Any]:
     server = rule.server
+    # "rule": the rule's position in the table (disabled rules count), as every page
+    # numbers it; "position" is the same number, kept for agents that read it;
+    # "line": the rule's line in the .txt export (which leaves disabled rules out).
     return {
+        "rule": rule.line,
         "line": line,
         "position": rule.line,
         "text": format_rule(rule),

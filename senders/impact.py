@@ -9,7 +9,7 @@ Relay passwords never leave the engine: routes and traces are masked.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -183,7 +183,10 @@ class ImpactForm(forms.Form):
 
 @functools.lru_cache(maxsize=8)
 def _revision_table(pk: int, created_at: datetime, number: int) -> TableUnderTest:
-    return TableUnderTest.of(parse_document(document_at(MailSender(pk=pk), number)))
+    # Numbered by position ("rule N", as the table page numbered it then), not by the
+    # line of the revision's document (comments take lines there).
+    entries = parse_document(document_at(MailSender(pk=pk), number))
+    return TableUnderTest.of(replace(e, line=n) for n, e in enumerate(entries, start=1))
 
 
 def revision_table(sender: MailSender, number: int) -> TableUnderTest:
@@ -216,10 +219,10 @@ class ImpactReport:
         return shown
 
     def _traced(self, row: RecipientImpact) -> TracedRow:
-        # Saved rules are numbered by position, a revision's or a text's by line.
-        old_word = "rule" if self.data["compare"] == "text" else "line"
+        # Saved rules and revisions are numbered by position, the unsaved text by line.
+        new_word = "line" if self.data["compare"] == "text" else "rule"
         return TracedRow(
-            row, self.data["old"], self.data["new"], old_word, self.tester_url, self.data["dns"]
+            row, self.data["old"], self.data["new"], new_word, self.tester_url, self.data["dns"]
         )
 
 
@@ -235,7 +238,7 @@ class TracedRow:
     row: RecipientImpact
     old_table: TableUnderTest
     new_table: TableUnderTest
-    old_word: str
+    new_word: str  # "line" for the unsaved text; the old table is always a stored one
     tester_url: str
     dns: str  # "live" or "sender", as chosen for the analysis
 
@@ -245,11 +248,11 @@ class TracedRow:
 
     @property
     def old_trace(self) -> list[RuleRow]:
-        return trace_rows(self.old_table, self.row.old, self.old_word)
+        return trace_rows(self.old_table, self.row.old, "rule")
 
     @property
     def new_trace(self) -> list[RuleRow]:
-        return trace_rows(self.new_table, self.row.new, "line")
+        return trace_rows(self.new_table, self.row.new, self.new_word)
 
     @property
     def test_link(self) -> str:
@@ -276,6 +279,7 @@ def run_impact(sender: MailSender, data: dict[str, Any]) -> ImpactReport:
         listed.recipients,
         resolver,
         dns_seconds=DNS_SECONDS,
+        new_word="line" if data["compare"] == "text" else "rule",
     )
     if data["compare"] == "text":
         labels = (f"the saved table (revision {sender.revision})", "the unsaved text")

@@ -50,7 +50,9 @@ def lint_sender(sender: MailSender) -> list[LintWarning]:
     except OverrideSyntaxError:
         warnings = []  # a table that no longer parses has bigger problems than lint
     else:
-        warnings = lint_table(rules, local_domains, postfix=sender.follows_postfix_agent)
+        warnings = lint_table(
+            rules, local_domains, postfix=sender.follows_postfix_agent, word="rule"
+        )
     cache.set(key, warnings, CACHE_SECONDS)
     return warnings
 
@@ -59,7 +61,9 @@ def _lint_key(sender: MailSender, revision: int, local_domains: Sequence[str]) -
     # created_at tells apart a sender deleted and created again under the same id.
     digest = hashlib.sha256("\0".join(local_domains).encode("utf-8", "replace")).hexdigest()
     postfix = "postfix" if sender.follows_postfix_agent else "any"
-    return f"senders:lint:{sender.pk}:{sender.created_at.timestamp()}:{revision}:{digest}:{postfix}"
+    # lint2: the warnings say "rule N" (the first version said "line N").
+    created = sender.created_at.timestamp()
+    return f"senders:lint2:{sender.pk}:{created}:{revision}:{digest}:{postfix}"
 
 
 def lint_entries(

@@ -387,6 +387,7 @@ def postfix_outcome(
     resolver: Resolver,
     result: Result,
     postfix: bool | None = None,
+    word: str = "line",
 ) -> PostfixOutcome | None:
     """The Postfix agent's route when it differs from `result` (the full evaluation).
 
@@ -397,7 +398,7 @@ def postfix_outcome(
     agent = table.postfix
     if not agent.unused and not agent.sasl_conflicts:
         return None  # the agent evaluates exactly this table: no difference possible
-    route = agent_route(agent, message.recipient, resolver)
+    route = agent_route(agent, message.recipient, resolver, word=word)
     if _route_key(route.result, agent) == _route_key(result, None):
         return None
     hops = []
@@ -408,7 +409,8 @@ def postfix_outcome(
             hops.append(HopRow(hop.host, hop.port, hop.preference, hop.line, user, bool(entry)))
     if route.result is None:
         reason = (
-            f"no line the agent uses matched: Postfix delivers to the MX hosts of {message.domain}"
+            f"no {word} the agent uses matched: Postfix delivers to the MX hosts of "
+            f"{message.domain}"
         )
     else:
         reason = route.result.reason
@@ -567,7 +569,7 @@ def outcome(
     trace: bool = True,
     postfix: bool | None = None,
 ) -> DomainOutcome:
-    result = evaluate(table.compiled, message, resolver)
+    result = evaluate(table.compiled, message, resolver, word=word)
     return DomainOutcome(
         result.domain,
         recipients,
@@ -576,7 +578,7 @@ def outcome(
         [HopRow.of(hop) for hop in result.hops],
         trace_rows(table, result, word) if trace else [],
         word,
-        postfix=postfix_outcome(table, message, resolver, result, postfix),
+        postfix=postfix_outcome(table, message, resolver, result, postfix, word),
         traced=trace,
     )
 

@@ -213,10 +213,12 @@ def check(config: Config, wanted: Sequence[str] | None) -> int:
             f"saved table: {describe(saved.revision)}, {len(rules)} rule"
             f"{'' if len(rules) == 1 else 's'}, saved {_when(saved.saved_at)} in {store.table_path}"
         )
+        # A JSON export numbers rules by their position in the table, a .txt export by line.
+        word = "rule" if saved.kind == "json" else "line"
         if table.unused:
-            lines = ", ".join(str(rule.line) for rule in table.unused)
-            report.append(f"  lines Postfix cannot honour (conditions on the message): {lines}")
-        report.extend(f"  sasl: {conflict}" for conflict in table.sasl_conflicts)
+            numbers = ", ".join(str(rule.line) for rule in table.unused)
+            report.append(f"  {word}s Postfix cannot honour (conditions on the message): {numbers}")
+        report.extend(f"  sasl: {conflict.describe(word)}" for conflict in table.sasl_conflicts)
     elif not report:
         report.append(f"saved table: none in {store.directory}")
     status = store.load_status()

@@ -74,9 +74,10 @@ def _read_json(text: str) -> list[Rule]:
     for number, item in enumerate(document["rules"], start=1):
         if not isinstance(item, dict) or not isinstance(item.get("text"), str):
             raise BadExport(f'JSON rule {number} has no "text"')
-        line = item.get("position", number)
+        field = "rule" if "rule" in item else "position"  # older exports: "position" only
+        line = item.get(field, number)
         if not isinstance(line, int) or isinstance(line, bool) or line < 1:
-            raise BadExport(f'JSON rule {number} has an invalid "position"')
+            raise BadExport(f'JSON rule {number} has an invalid "{field}"')
         try:
             rules.append(parse_rule(item["text"], line))
         except OverrideSyntaxError as error:

@@ -101,10 +101,15 @@ class SaslConflict:
     users: tuple[str, ...]  # their users ("no login" for none), in first-seen order
 
     def __str__(self) -> str:
+        return self.describe("line")
+
+    def describe(self, word: str) -> str:
+        """The conflict in words; `word` is what the numbers count: "rule" for the
+        positions of a JSON export, "line" for the lines of a `.txt` export."""
         return (
-            f"lines {_join(self.lines)} use different users for {self.host}:{self.port} "
+            f"{word}s {_join(self.lines)} use different users for {self.host}:{self.port} "
             f"({', '.join(self.users)}); Postfix can use only one: the agent gives it "
-            f"{self.chosen.username} (line {self.chosen.line})"
+            f"{self.chosen.username} ({word} {self.chosen.line})"
         )
 
 
@@ -241,12 +246,17 @@ _MESSAGE_FIELD = {
 
 
 def route_without_dns(
-    table: Table, recipient: str, attributes: Mapping[str, str | int] | None = None
+    table: Table,
+    recipient: str,
+    attributes: Mapping[str, str | int] | None = None,
+    *,
+    word: str = "line",
 ) -> Route | None:
     """The route if it needs no DNS lookup; None if it does (call `route`).
 
     `attributes` (`from`, `authsender`, `size`, `retries`) are for MTAs that pass them
     (Exim's readsocket); the table must be built with them in `known`. Postfix passes none.
+    `word` names the rules' numbers in the result's reason ("rule" or "line").
     """
     try:
         message = _message(table, recipient, attributes or {})
@@ -255,7 +265,7 @@ def route_without_dns(
     if table.needs_dns_for(message.domain):
         return None
     probe = _NoDns()
-    result = evaluate(table.routing, message, probe)
+    result = evaluate(table.routing, message, probe, word=word)
     if not probe.asked:
         return Route(postfix_reply(result), result)
     if not result.matched_lines:
@@ -268,12 +278,15 @@ def route(
     recipient: str,
     resolver: Resolver,
     attributes: Mapping[str, str | int] | None = None,
+    *,
+    word: str = "line",
 ) -> Route:
     """How Postfix will route `recipient` with `table` (DNS through `resolver` if needed)."""
-    fast = route_without_dns(table, recipient, attributes)
+    fast = route_without_dns(table, recipient, attributes, word=word)
     if fast is not None:
         return fast
-    result = evaluate(table.routing, _message(table, recipient, attributes or {}), resolver)
+    message = _message(table, recipient, attributes or {})
+    result = evaluate(table.routing, message, resolver, word=word)
     return Route(postfix_reply(result), result)
 
 

@@ -95,13 +95,15 @@ class Agent:
                 len(table),
                 "" if len(table) == 1 else "s",
                 source,
-                f"; {unused} line{'s' if unused != 1 else ''} with conditions Postfix cannot "
+                f"; {unused} rule{'s' if unused != 1 else ''} with conditions Postfix cannot "
                 "pass are left out (docs/postfix.md)"
                 if unused
                 else "",
             )
+            # A JSON export numbers rules by their position, a .txt export by line.
+            word = "rule" if self.fetcher.kind == "json" else "line"
             for conflict in table.sasl_conflicts:
-                logger.warning("sasl: %s", conflict)
+                logger.warning("sasl: %s", conflict.describe(word))
         del previous
         settle_heap()
 

@@ -430,13 +430,16 @@ def compare_tables(
     dns_seconds: float = 10.0,
     workers: int = DNS_WORKERS,
     examples: int = EXAMPLES_PER_GROUP,
+    old_word: str = "rule",
+    new_word: str = "line",
 ) -> Impact:
     """Evaluate every recipient against both tables; group the changed routes.
 
     The domains whose routes need no DNS answer are evaluated first, in this
     thread; the others then run one task per domain on at most `workers` threads,
     so that each question is asked once and slow answers overlap. DNS stops after
-    `dns_seconds` (the rest: defer).
+    `dns_seconds` (the rest: defer). `old_word`/`new_word`: what each table's numbers
+    count in the reasons and traces ("rule" for a stored table, "line" for a text).
     """
     started = time.perf_counter()
     batch = BatchResolver(resolver, dns_seconds)
@@ -453,8 +456,8 @@ def compare_tables(
             message = recipients[index].message
             done = seen.get(message)
             if done is None:
-                before = evaluate(old, message, resolver)
-                after = evaluate(new, message, resolver)
+                before = evaluate(old, message, resolver, word=old_word)
+                after = evaluate(new, message, resolver, word=new_word)
                 done = (
                     before,
                     after,

@@ -326,8 +326,18 @@ def compile_table(rules: Iterable[Rule]) -> CompiledTable:
 # ---------------------------------------------------------------- evaluating
 
 
-def evaluate(table: CompiledTable | Iterable[Rule], message: Message, resolver: Resolver) -> Result:
-    """Route `message` through the override table (see the spec's Evaluation section)."""
+def evaluate(
+    table: CompiledTable | Iterable[Rule],
+    message: Message,
+    resolver: Resolver,
+    *,
+    word: str = "line",
+) -> Result:
+    """Route `message` through the override table (see the spec's Evaluation section).
+
+    `word` is what `Rule.line` counts, as the reason names it: "line" (a line of a
+    text) or "rule" (a rule's position in a stored table).
+    """
     if not isinstance(table, CompiledTable):
         table = CompiledTable(table)
     state = _State(message, resolver)
@@ -360,25 +370,25 @@ def evaluate(table: CompiledTable | Iterable[Rule], message: Message, resolver: 
                 break
     except _Undecided as undecided:
         failed[index] = position
-        trace = _Trace(table, state, matched, failed, index, undecided)
+        trace = _Trace(table, state, matched, failed, index, undecided, word)
         rule = lines[index].rule
         return Result(
             "defer",
-            f"line {rule.line} needs the MX records of {domain} ($dnsmx), but the lookup "
+            f"{word} {rule.line} needs the MX records of {domain} ($dnsmx), but the lookup "
             f"failed temporarily ({undecided.answer.reason}); try again later",
             domain,
             matched_lines=tuple(lines[i].rule.line for i in matched),
             trace_builder=trace,
         )
 
-    trace = _Trace(table, state, matched, failed, last, None)
+    trace = _Trace(table, state, matched, failed, last, None, word)
     overrides = [lines[i].hop for i in matched]
     matched_lines = tuple(hop.line for hop in overrides if hop.line is not None)
     what = ""
     if matched:
-        what = f"{_plural_lines(matched_lines)} matched"
+        what = f"{_numbered(word, matched_lines)} matched"
         if stopped:
-            what += " ($end)" if len(matched) == 1 else f" ($end on line {matched_lines[-1]})"
+            what += " ($end)" if len(matched) == 1 else f" ($end on {word} {matched_lines[-1]})"
         if not adddns:
             return Result("override", what, domain, _order(overrides, ()), matched_lines, trace)
 
@@ -393,14 +403,14 @@ def evaluate(table: CompiledTable | Iterable[Rule], message: Message, resolver: 
 
     if not matched:
         if answer.kind == "mx":
-            reason = f"no line matched: delivering to the MX hosts of {domain}"
+            reason = f"no {word} matched: delivering to the MX hosts of {domain}"
         elif answer.kind == "implicit":
             reason = (
-                f"no line matched and {domain} has no MX records: delivering to "
+                f"no {word} matched and {domain} has no MX records: delivering to "
                 f"{domain} itself (implicit MX, RFC 5321)"
             )
         else:
-            reason = f"no line matched and {_absence(answer, domain)}"
+            reason = f"no {word} matched and {_absence(answer, domain)}"
             return Result("undeliverable", reason, domain, (), (), trace)
         return Result("dns", reason, domain, _order((), dns_hops), (), trace)
 
@@ -438,11 +448,12 @@ def _absence(answer: MxAnswer, domain: str) -> str:
     return f"{domain} has no MX, A or AAAA records"
 
 
-def _plural_lines(numbers: Sequence[int]) -> str:
+def _numbered(word: str, numbers: Sequence[int]) -> str:
+    """`line 3`, `rules 1, 2 and 5`."""
     if len(numbers) == 1:  # the common case, kept cheap
-        return f"line {numbers[0]}"
+        return f"{word} {numbers[0]}"
     head = ", ".join(str(number) for number in numbers[:-1])
-    return f"lines {head} and {numbers[-1]}"
+    return f"{word}s {head} and {numbers[-1]}"
 
 
 def _order(overrides: Sequence[NextHop], dns_hops: Sequence[NextHop]) -> tuple[NextHop, ...]:
@@ -477,6 +488,7 @@ class _Trace:
         failed: dict[int, int],
         last: int,
         undecided: _Undecided | None,
+        word: str = "line",
     ) -> None:
         self._table = table
         self._state = state
@@ -484,6 +496,7 @@ class _Trace:
         self._failed = failed
         self._last = last
         self._undecided = undecided
+        self._word = word
         self._steps: tuple[TraceStep, ...] | None = None
 
     def __call__(self) -> tuple[TraceStep, ...]:
@@ -499,7 +512,7 @@ class _Trace:
             parts = [f'domain "{domain}" matches "{rule.domain}"']
             parts += [f"{format_condition(c)} holds{self._value_of(c)}" for c in rule.conditions]
             if rule.end:
-                parts.append("$end: later lines are not checked")
+                parts.append(f"$end: later {self._word}s are not checked")
             return TraceStep(rule.line, True, "; ".join(parts), rule.end)
         failure = self._failed.get(index)
         if failure is None:

@@ -42,8 +42,11 @@ def format_table(rules: Iterable[Rule]) -> str:
     return "".join(format_rule(rule) + "\n" for rule in rules)
 
 
-def format_result(result: Result, *, show_secrets: bool = False) -> str:
-    """A readable report of an evaluation: status, hops and trace (`manage.py route`)."""
+def format_result(result: Result, *, show_secrets: bool = False, word: str = "line") -> str:
+    """A readable report of an evaluation: status, hops and trace (`manage.py route`).
+
+    `word` is what the numbers count: "line" (a table file) or "rule" (stored positions).
+    """
     lines = [
         f"status: {result.status}",
         f"reason: {result.reason}",
@@ -53,7 +56,7 @@ def format_result(result: Result, *, show_secrets: bool = False) -> str:
     if result.hops:
         rows: list[tuple[str, ...]] = [("pref", "host", "port", "source", "credentials")]
         for hop in result.hops:
-            source = hop.source if hop.line is None else f"{hop.source} (line {hop.line})"
+            source = hop.source if hop.line is None else f"{hop.source} ({word} {hop.line})"
             credentials = "-"
             if hop.username is not None:
                 password = hop.password if show_secrets else PASSWORD_MASK
@@ -67,13 +70,13 @@ def format_result(result: Result, *, show_secrets: bool = False) -> str:
     trace = result.trace
     if trace:
         lines.append("trace:")
-        rows = [("line", "result", "why")]
+        rows = [(word, "result", "why")]
         for step in trace:
             verdict = ("matched, end" if step.end else "matched") if step.matched else "no match"
             rows.append((str(step.line), verdict, step.why))
         lines.extend(_columns(rows))
     else:
-        lines.append("trace: no line checked")
+        lines.append(f"trace: no {word} checked")
     return "\n".join(lines) + "\n"
 
 

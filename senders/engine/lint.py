@@ -15,9 +15,10 @@ as the evaluator compares them). Checks that would need guesses stay silent.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import chain
 
@@ -69,20 +70,23 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class LintWarning:
-    """One warning. `line` is the line it is about; `related` the other lines involved."""
+    """One warning. `line` is the number of the rule it is about; `related` the numbers
+    of the other rules involved. `word` is what the numbers count, as the texts say:
+    "line" (lines of a text) or "rule" (positions in a stored table)."""
 
     line: int
     code: str
     message: str
     fix: str
     related: tuple[int, ...] = ()
+    word: str = "line"
 
     @property
     def lines(self) -> tuple[int, ...]:
         return (self.line, *self.related)
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.message} — {self.fix}"
+        return f"{self.word} {self.line}: {self.message} — {self.fix}"
 
 
 def lint_table(
@@ -91,12 +95,14 @@ def lint_table(
     *,
     max_retries: int = MAX_USEFUL_RETRIES,
     postfix: bool = False,
+    word: str = "line",
 ) -> list[LintWarning]:
     """Warnings for a table, in line order; `rules[i].line` is what they refer to.
 
     `local_domains` are the sender's own domains (relay-loop check); entries that
     are not valid domain names are ignored. `postfix` adds what the Postfix agent
-    cannot honour exactly (`postfix_warnings`).
+    cannot honour exactly (`postfix_warnings`). `word` names the numbers in the
+    messages: "line" for a typed text, "rule" for a stored table's positions.
     """
     warnings: list[LintWarning] = []
     live: list[Rule] = []  # rules that can match at all, in table order
@@ -121,7 +127,27 @@ def lint_table(
     if postfix:
         warnings.extend(postfix_warnings(rules, live))
     warnings.sort(key=lambda w: (w.line, w.related))
+    if word != "line":
+        warnings = [_worded(w, word) for w in warnings]
     return warnings
+
+
+# Every "line"/"lines" in the messages below names a numbered entry of the table:
+# for a stored table they say "rule"/"rules" instead.
+_LINE_WORD = re.compile(r"\b(?:line|Line)(s?)\b")
+
+
+def _worded(warning: LintWarning, word: str) -> LintWarning:
+    def swap(match: re.Match[str]) -> str:
+        first = word[0].upper() if match.group(0)[0] == "L" else word[0]
+        return first + word[1:] + match.group(1)
+
+    return replace(
+        warning,
+        message=_LINE_WORD.sub(swap, warning.message),
+        fix=_LINE_WORD.sub(swap, warning.fix),
+        word=word,
+    )
 
 
 # ---------------------------------------------------------------- patterns

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from senders.agent.export import read_export
 from senders.agent.lookup import Table, lookup, route, route_without_dns
 from senders.engine import StaticResolver, parse_table
 
@@ -164,6 +167,22 @@ def test_sasl_first_line_with_a_user_wins_and_the_conflict_is_reported() -> None
     assert str(conflict) == (
         "lines 1, 2, 3 and 4 use different users for smtp.x.com:587 (no login, ann, bob); "
         "Postfix can use only one: the agent gives it ann (line 2)"
+    )
+
+
+def test_a_conflict_in_a_json_export_names_rules_by_position() -> None:
+    body = json.dumps(
+        {
+            "rules": [
+                {"rule": 2, "line": 1, "text": "a.example ann:one@smtp.x.com:587"},
+                {"rule": 5, "line": 2, "text": "b.example bob:two@smtp.x.com:587"},
+            ]
+        }
+    ).encode()
+    (conflict,) = Table(read_export(body, "json")).sasl_conflicts
+    assert conflict.describe("rule") == (
+        "rules 2 and 5 use different users for smtp.x.com:587 (ann, bob); "
+        "Postfix can use only one: the agent gives it ann (rule 2)"
     )
 
 

@@ -222,7 +222,7 @@ def test_an_admin_builds_reorders_edits_and_tests_a_table(page: Any, admin_user:
             f"2 {BACKUP} no match $retries>=3 failed (retries is 0)",
             f"3 {CORP} disabled disabled, not evaluated",
             f'4 {RELAY} matched domain "example.com" matches "*"; '
-            "$size>10000000 holds (size is 20971520); $end: later lines are not checked",
+            "$size>10000000 holds (size is 20971520); $end: later rules are not checked",
             f"5 {DEMON} not reached not reached: rule 4 ended the walk ($end)",
         ]
     )

@@ -250,9 +250,9 @@ def test_lint_prints_warnings_and_exits_1(sender: MailSender) -> None:
     status, out, err = run("lint_overrides")
     assert status == 1
     assert out == (
-        "main: line 2: can never match: line 1 (* with $end and no conditions) comes first "
-        "and takes every domain — move line 2 above line 1, give line 1 a condition, or "
-        "delete line 2\n"
+        "main: rule 2: can never match: rule 1 (* with $end and no conditions) comes first "
+        "and takes every domain — move rule 2 above rule 1, give rule 1 a condition, or "
+        "delete rule 2\n"
     )
     assert err == "1 warning\n"
 
@@ -320,5 +320,5 @@ def test_the_commands_as_processes_with_real_exit_codes(tmp_path: Path) -> None:
     assert (exported.returncode, exported.stdout) == (0, b"* a.net $end\nx.org b.net\n")
     linted = manage("lint_overrides", "main")
     assert linted.returncode == 1
-    assert linted.stdout.decode().startswith("main: line 2: can never match")
+    assert linted.stdout.decode().startswith("main: rule 2: can never match")
     assert manage("lint_overrides", "nosuch").returncode == 2

@@ -111,6 +111,7 @@ def test_json_has_the_same_rules_structured_with_passwords(client: Client, token
         (5, 6),
     ]
     assert data["rules"][2] == {
+        "rule": 4,
         "line": 3,
         "position": 4,
         "text": "* joe:let:me@in@smtp.corp.example $authsender=joe $end",

@@ -72,7 +72,7 @@ def test_it_groups_the_recipients_of_two_revisions(
     assert "<code>override: joe:********@relay2.example:587</code>" in page
     assert "The trace for bob@example.com" in page
     assert "<td><code>example.com joe:********@relay2.example:587 $end</code></td>" in page
-    assert "not reached: line 1 ended the walk ($end)" in page
+    assert "not reached: rule 1 ended the walk ($end)" in page
     assert SECRET not in page
 
 

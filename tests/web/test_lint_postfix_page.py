@@ -51,11 +51,11 @@ def test_the_table_page_shows_them_without_passwords(
     body = viewer_client.get(reverse("senders:detail", args=[table.slug])).content.decode()
     assert (
         "Postfix cannot check $size&gt;10000000 (its transport lookup gives only the "
-        "recipient): the Postfix agent routes as if line 1 were not in the table"
+        "recipient): the Postfix agent routes as if rule 1 were not in the table"
     ) in body
     assert (
-        "lines 2 and 3 use different users for smtp.x.com:587 (ann, bob); Postfix can use "
-        "only one: the agent gives it the one of line 2 (ann)"
+        "rules 2 and 3 use different users for smtp.x.com:587 (ann, bob); Postfix can use "
+        "only one: the agent gives it the one of rule 2 (ann)"
     ) in body
     assert "pw-alpha" not in body and "pw-beta" not in body
 

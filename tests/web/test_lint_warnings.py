@@ -57,8 +57,8 @@ def test_the_partials_render_messages_and_fixes(table: MailSender) -> None:
     context = lint_context(table)
     html = render_to_string("senders/_lint.html", context)
     assert "2 warnings" in html
-    assert "line 3</span> can never match: line 1" in html
-    assert "<em>move line 3 above line 1, give line 1 a condition, or delete line 3</em>" in html
+    assert "rule 3</span> can never match: rule 1" in html
+    assert "<em>move rule 3 above rule 1, give rule 1 a condition, or delete rule 3</em>" in html
     one = render_to_string("senders/_lint.html#rule", {"warnings": context["lint_warnings"][1:]})
     assert "can never match" in one
     assert "<section" not in one

@@ -123,7 +123,7 @@ def test_htmx_gets_only_the_result_fragment(viewer_client: Client, table: MailSe
     assert body.lstrip().startswith('<section id="result"')
     assert "<form" not in body
     assert "<html" not in body
-    assert "line 1 matched" in body
+    assert "rule 1 matched" in body
 
 
 def test_htmx_errors_come_back_in_the_same_fragment(
@@ -146,7 +146,7 @@ def test_htmx_errors_come_back_in_the_same_fragment(
 def test_override_with_the_full_trace(viewer_client: Client, table: MailSender) -> None:
     outcome = only(run(viewer_client, table, recipients="bob@example.com"))
     assert outcome.status == "override"
-    assert outcome.reason == "line 1 matched"
+    assert outcome.reason == "rule 1 matched"
     assert hops(outcome) == [("smtp.myisp.com", 25, 10, 1)]
     assert states(outcome) == [
         (1, "matched"),
@@ -238,7 +238,7 @@ def test_dns_when_no_rule_matches(viewer_client: Client, sender: MailSender) -> 
     response = run(viewer_client, sender, recipients="a@x.org")
     outcome = only(response)
     assert outcome.status == "dns"
-    assert outcome.reason == "no line matched: delivering to the MX hosts of x.org"
+    assert outcome.reason == "no rule matched: delivering to the MX hosts of x.org"
     assert hops(outcome) == [("mx1.x.org", 25, 10, None), ("mx2.x.org", 25, 20, None)]
     assert "<td>DNS</td>" in response.content.decode()
 
@@ -253,10 +253,10 @@ def test_dns_with_an_implicit_mx(viewer_client: Client, sender: MailSender) -> N
 @pytest.mark.parametrize(
     ("recipient", "reason"),
     [
-        ("a@nowhere.org", "no line matched and nowhere.org does not exist (NXDOMAIN)"),
+        ("a@nowhere.org", "no rule matched and nowhere.org does not exist (NXDOMAIN)"),
         (
             "a@null.org",
-            "no line matched and null.org publishes a null MX (RFC 7505): it accepts no mail",
+            "no rule matched and null.org publishes a null MX (RFC 7505): it accepts no mail",
         ),
     ],
 )
@@ -462,7 +462,7 @@ def test_the_senders_own_dns_servers_answer(viewer_client: Client, own_dns: Mail
     assert hops(outcome) == [("smtp.myisp.com", 25, 10, 7)]
     assert outcome.rows[6].why == (
         'domain "google.test" matches "*"; $dnsmx:*.aspmx.l.google.com holds (MX hosts of '
-        "google.test: aspmx.l.google.com, alt1.aspmx.l.google.com); $end: later lines are "
+        "google.test: aspmx.l.google.com, alt1.aspmx.l.google.com); $end: later rules are "
         "not checked"
     )
 
@@ -640,7 +640,7 @@ def test_long_runs_of_unmatched_rules_are_one_row(
     outcome = only(response)
     assert [(r.number, r.last, r.count, r.state, r.why) for r in outcome.rows] == [
         (1, 11, 11, "failed", 'domain "x.org" does not match their patterns'),
-        (12, 0, 1, "matched", 'domain "x.org" matches "x.org"; $end: later lines are not checked'),
+        (12, 0, 1, "matched", 'domain "x.org" matches "x.org"; $end: later rules are not checked'),
         (13, 17, 5, "not-reached", "not reached: rule 12 ended the walk ($end)"),
     ]
     body = response.content.decode()

@@ -56,7 +56,7 @@ def test_a_size_rule_postfix_cannot_check_is_shown_beside_the_full_route(
     assert outcome.postfix.answer == "NOTFOUND"
     assert outcome.postfix.left_out == [2, 3]
     assert outcome.postfix.reason == (
-        "no line the agent uses matched: Postfix delivers to the MX hosts of x.org"
+        "no rule the agent uses matched: Postfix delivers to the MX hosts of x.org"
     )
     body = response.content.decode()
     assert "As the Postfix agent will route it" in body

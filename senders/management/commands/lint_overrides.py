@@ -40,6 +40,7 @@ class Command(BaseCommand):
                     enabled_rules(sender),
                     sender.local_domain_list,
                     postfix=sender.follows_postfix_agent,
+                    word="rule",
                 )
             except OverrideSyntaxError as error:
                 self.stderr.write(f"{sender.slug}: the stored table cannot be read: {error}")

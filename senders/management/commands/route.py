@@ -66,7 +66,8 @@ def _nameserver(text: str) -> str:
 class Command(BaseCommand):
     help = (
         "Show the next hops for one recipient through an override table, and the trace: "
-        "which lines matched and why. With --batch FILE --sender SLUG (--against REVISION | "
+        "which rules (--sender: numbered by position) or lines (--table) matched and why. "
+        "With --batch FILE --sender SLUG (--against REVISION | "
         "--table FILE): which recipients of the list would change route. Exit status 0 for "
         "every routing result, 2 for a table or list with errors or bad arguments."
     )
@@ -145,13 +146,15 @@ class Command(BaseCommand):
             self._fail(f"--to: {error}")
         rules = self._rules(options["table"], options["sender"])
         resolver = DnsResolver(options["nameserver"], timeout=options["timeout"])
-        result = evaluate(rules, message, resolver)
+        # A stored table's rules are numbered by position, a table file's by line.
+        word = "rule" if options["sender"] is not None else "line"
+        result = evaluate(rules, message, resolver, word=word)
         if options["json"]:
             data = result.as_dict(show_secrets=options["show_secrets"])
             self.stdout.write(json.dumps(data, indent=2, ensure_ascii=False))
         else:
             self.stdout.write(
-                format_result(result, show_secrets=options["show_secrets"]), ending=""
+                format_result(result, show_secrets=options["show_secrets"], word=word), ending=""
             )
 
     def _batch(self, options: dict[str, Any]) -> None:
@@ -180,6 +183,7 @@ class Command(BaseCommand):
             listed.recipients,
             resolver,
             dns_seconds=BATCH_DNS_SECONDS,
+            new_word="rule" if options["against"] is not None else "line",
         )
         if options["json"]:
             self.stdout.write(json.dumps(impact.as_dict(), indent=2, ensure_ascii=False))
@@ -202,7 +206,12 @@ class Command(BaseCommand):
             self._fail(f"revision {number} can no longer be read: {error}")
         except DatabaseError as error:
             self._fail(f"cannot read the stored tables ({error}); has `manage.py migrate` run?")
-        return [rule_at(entry.text, entry.line) for entry in entries if entry.enabled]
+        # Numbered by position, as the stored table numbers its rules.
+        return [
+            rule_at(entry.text, position)
+            for position, entry in enumerate(entries, start=1)
+            if entry.enabled
+        ]
 
     def _rules(self, table: str | None, sender: str | None) -> list[Rule]:
         try:
