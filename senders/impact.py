@@ -8,9 +8,7 @@ Relay passwords never leave the engine: routes and traces are masked.
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,12 +31,11 @@ from senders.engine.batch import (
     decode_upload,
     read_recipients,
 )
-from senders.history import document_at
 from senders.models import MailSender, Revision
-from senders.tabletext import parse_document
 from senders.tester import (
     RuleRow,
     TableUnderTest,
+    revision_table,
     saved_table,
     shared_dns_resolver,
     trace_rows,
@@ -181,20 +178,6 @@ class ImpactForm(forms.Form):
                 self.add_error(name, f"Revision {number} can no longer be read: {error}")
 
 
-@functools.lru_cache(maxsize=8)
-def _revision_table(pk: int, created_at: datetime, number: int) -> TableUnderTest:
-    # Numbered by position ("rule N", as the table page numbered it then), not by the
-    # line of the revision's document (comments take lines there).
-    entries = parse_document(document_at(MailSender(pk=pk), number))
-    return TableUnderTest.of(replace(e, line=n) for n, e in enumerate(entries, start=1))
-
-
-def revision_table(sender: MailSender, number: int) -> TableUnderTest:
-    """A revision's table, parsed and compiled once: revisions never change (`created_at`
-    tells a re-created sender that got the same id apart). Raises Revision.DoesNotExist."""
-    return _revision_table(sender.pk, sender.created_at, number)
-
-
 @dataclass
 class ImpactReport:
     impact: Impact
@@ -221,8 +204,17 @@ class ImpactReport:
     def _traced(self, row: RecipientImpact) -> TracedRow:
         # Saved rules and revisions are numbered by position, the unsaved text by line.
         new_word = "line" if self.data["compare"] == "text" else "rule"
+        revisions = (
+            (self.data["a"], self.data["b"]) if self.data["compare"] == "revisions" else None
+        )
         return TracedRow(
-            row, self.data["old"], self.data["new"], new_word, self.tester_url, self.data["dns"]
+            row,
+            self.data["old"],
+            self.data["new"],
+            new_word,
+            self.tester_url,
+            self.data["dns"],
+            revisions,
         )
 
 
@@ -241,6 +233,8 @@ class TracedRow:
     new_word: str  # "line" for the unsaved text; the old table is always a stored one
     tester_url: str
     dns: str  # "live" or "sender", as chosen for the analysis
+    # (old, new) revision numbers when two revisions are compared; None: saved vs text
+    revisions: tuple[int, int] | None = None
 
     @property
     def recipient(self) -> str:
@@ -256,7 +250,17 @@ class TracedRow:
 
     @property
     def test_link(self) -> str:
-        """The tester with this recipient and its message filled in (the saved table)."""
+        """The tester with this recipient and its message filled in: the new revision when
+        two revisions are compared, else the saved table (the unsaved text has its own
+        trace on this page and "Test this text" in the bulk editor)."""
+        return self._link(self.revisions[1] if self.revisions else None)
+
+    @property
+    def old_test_link(self) -> str:
+        """The same test against the old revision (only when two revisions are compared)."""
+        return self._link(self.revisions[0]) if self.revisions else ""
+
+    def _link(self, revision: int | None) -> str:
         message = self.row.recipient.message
         query = {
             "recipients": self.row.recipient.address,
@@ -266,6 +270,8 @@ class TracedRow:
             "retries": str(message.retries),
             "dns": self.dns,
         }
+        if revision is not None:
+            query["revision"] = str(revision)
         return f"{self.tester_url}?{urlencode(query)}"
 
 

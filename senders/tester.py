@@ -16,7 +16,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -44,9 +44,10 @@ from senders.engine import (
     parse_mx_records,
     parse_nameserver,
 )
+from senders.history import document_at
 from senders.models import MailSender
 from senders.tables import entries_of
-from senders.tabletext import Entry, rule_at
+from senders.tabletext import Entry, parse_document, rule_at
 from senders.validators import clean_document
 
 MAX_RECIPIENTS = 20
@@ -199,6 +200,14 @@ class TesterForm(forms.Form):
         required=False,
         widget=forms.RadioSelect,
     )
+    revision = forms.IntegerField(
+        label="Revision",
+        required=False,
+        min_value=1,
+        max_value=2**31 - 1,  # a revision number the database can hold
+        widget=forms.HiddenInput,
+        help_text="Test an earlier revision of the saved table instead of the current one.",
+    )
     text = forms.CharField(
         label="Unsaved table text",
         required=False,
@@ -232,6 +241,18 @@ class TesterForm(forms.Form):
 
     def clean_table(self) -> str:
         return self.cleaned_data["table"] or "saved"
+
+    def clean_revision(self) -> int | None:
+        number: int | None = self.cleaned_data["revision"]
+        if number is None or number == self.sender.revision:
+            return None  # the current table
+        if not self.sender.revisions.filter(number=number).exists():
+            have = f"1 to {self.sender.revision}" if self.sender.revision else "none yet"
+            raise ValidationError(
+                f"Revision {number} does not exist (this table has revisions {have}).",
+                code="revision",
+            )
+        return number
 
     def clean_text(self) -> list[Entry] | None:
         if self.data.get("table") != "text":
@@ -472,6 +493,7 @@ class Report:
     table: str  # "saved" | "text"
     size: int
     outcomes: list[DomainOutcome] = field(default_factory=list)
+    revision: int | None = None  # an earlier revision tested instead of the current table
 
     @property
     def differences(self) -> int:
@@ -595,11 +617,26 @@ def saved_table(sender: MailSender) -> TableUnderTest:
     return _saved_table(sender.pk, sender.created_at, sender.revision)
 
 
+@functools.lru_cache(maxsize=8)
+def _revision_table(pk: int, created_at: datetime, number: int) -> TableUnderTest:
+    # Numbered by position ("rule N", as the table page numbered it then), not by the
+    # line of the revision's document (comments take lines there).
+    entries = parse_document(document_at(MailSender(pk=pk), number))
+    return TableUnderTest.of(replace(e, line=n) for n, e in enumerate(entries, start=1))
+
+
+def revision_table(sender: MailSender, number: int) -> TableUnderTest:
+    """A revision's table, parsed and compiled once: revisions never change (`created_at`
+    tells a re-created sender that got the same id apart). Raises Revision.DoesNotExist."""
+    return _revision_table(sender.pk, sender.created_at, number)
+
+
 def run_test(sender: MailSender, data: dict[str, Any]) -> Report:
     """Evaluate the form's message for each recipient domain (see TesterForm)."""
-    saved = saved_table(sender)
+    revision = data.get("revision")
+    saved = revision_table(sender, revision) if revision else saved_table(sender)
     unsaved = TableUnderTest.of(data["text"]) if data["table"] == "text" else None
-    report = Report(data["table"], data["size"])
+    report = Report(data["table"], data["size"], revision=revision)
     postfix = sender.follows_postfix_agent
     for index, (domain, recipients) in enumerate(data["recipients"].items()):
         traced = index < MAX_TRACED_DOMAINS

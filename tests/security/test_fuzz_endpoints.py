@@ -156,6 +156,7 @@ tester_fields = st.fixed_dictionaries(
         "mx_records": field_bytes(),
         "table": st.sampled_from([b"saved", b"text", b"", b"\x00"]),
         "text": field_bytes(),
+        "revision": st.one_of(field_bytes(), st.sampled_from([b"1", b"0", b"-1", b"9" * 30])),
     }
 )
 
@@ -307,6 +308,7 @@ TESTER_FIELDS = (
     "mx_records",
     "table",
     "text",
+    "revision",
 )
 
 SWEEP_VALUES = [

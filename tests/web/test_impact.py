@@ -201,7 +201,7 @@ def test_it_links_each_changed_recipient_to_the_tester(
     tester = reverse("senders:test", args=[table.slug])
     assert (
         f'href="{tester}?recipients=bob%40example.com&amp;mail_from=&amp;auth_sender=&amp;'
-        'size=2000&amp;retries=0&amp;dns=live"' in page.content.decode()
+        'size=2000&amp;retries=0&amp;dns=live&amp;revision=2"' in page.content.decode()
     )
 
 
@@ -246,3 +246,27 @@ def test_an_upload_over_the_site_limit_is_refused_naming_it(
     response = run(viewer_client, table, file=upload)
     assert response.status_code == 413
     assert "a table (typed, pasted or uploaded) at most 2.0\xa0MB" in response.content.decode()
+
+
+def test_each_changed_recipient_opens_its_test_against_both_revisions(
+    viewer_client: Client, table: MailSender
+) -> None:
+    """Issue 12: every changed recipient's trace one click away, on either side."""
+    import html as markup
+    import re
+
+    page = run(viewer_client, table, recipients=RECIPIENTS).content.decode()
+    links = re.findall(r'<li><a href="([^"]+)">bob@example.com</a> <a href="([^"]+)"', page)
+    assert links, "no test links for bob@example.com"
+    new, old = (markup.unescape(link) for link in links[0])
+    assert "revision=2" in new and "revision=1" in old
+    after = viewer_client.get(new).content.decode()
+    assert "routed by <strong>revision 2</strong> of the table" not in after  # current: plain
+    assert "routed by the saved table (revision 2)" in after
+    assert "joe:********@relay2.example" in after
+    before = viewer_client.get(old).content.decode()
+    assert "routed by <strong>revision 1</strong> of the table (the current one is revision 2)" in (
+        before
+    )
+    assert "relay.example" in before and "relay2.example" not in before
+    assert SECRET not in before + after

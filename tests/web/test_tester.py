@@ -712,3 +712,24 @@ def test_the_answer_stays_small_for_the_largest_table_and_most_recipients(
         response.content.decode()
     )
     assert len(response.content) < 100_000
+
+
+def test_an_earlier_revision_can_be_tested_and_an_unknown_one_is_named(
+    viewer_client: Client, sender: MailSender
+) -> None:
+    actor = Actor(source=Revision.Source.COMMAND)
+    replace_table(sender, parse_document("example.com first.example\n"), actor=actor)
+    replace_table(sender, parse_document("example.com second.example\n"), actor=actor)
+    test_url = reverse("senders:test", args=[sender.slug])
+    query = {"recipients": "bob@example.com", "dns": "live", "revision": "1"}
+    page = viewer_client.get(test_url, query).content.decode()
+    assert "Testing <strong>revision 1</strong> of the table, not the current one" in page
+    assert "routed by <strong>revision 1</strong> of the table (the current one is revision 2)" in (
+        page
+    )
+    assert "first.example" in page and "second.example" not in page
+    response = viewer_client.get(test_url, query | {"revision": "9"})
+    assert response.status_code == 400
+    assert "Revision 9 does not exist (this table has revisions 1 to 2)." in (
+        response.content.decode()
+    )
