@@ -92,6 +92,8 @@ def smtp_server(
     implicit: ssl.SSLContext | None = None,
     auth: bool = False,
     echo_password: bool = False,
+    host: str = "127.0.0.1",
+    port: int | None = None,
 ) -> Iterator[tuple[int, Recorder]]:
     recorder = Recorder()
     server_kwargs: dict[str, Any] = {"auth_require_tls": False}
@@ -99,10 +101,10 @@ def smtp_server(
         server_kwargs["tls_context"] = starttls
     if auth:
         server_kwargs["authenticator"] = authenticator(recorder, echo_password)
-    port = free_port()
+    port = port or free_port(host)
     controller = Controller(
         recorder,
-        hostname="127.0.0.1",
+        hostname=host,
         port=port,
         ssl_context=implicit,
         **server_kwargs,

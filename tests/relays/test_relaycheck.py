@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 import time
 
 import pytest
@@ -205,3 +207,23 @@ def test_relays_of_a_table_are_distinct_by_host_port_and_user_in_table_order() -
         ("ann at smtp.x.example:587", (4,)),
     ]
     assert "pw1" not in repr(relays)
+
+
+def test_port_465_speaks_tls_at_once(certs: Certificates) -> None:
+    """The real submissions port, on an address of its own in 127/8 (binding 465 needs root)."""
+    if os.geteuid() != 0:
+        reason = "PORT 465 TEST NOT RUN: binding a port below 1024 needs root (CI runs as root)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    host = ".".join(["127", *(str(random.randint(1, 254)) for _ in range(3))])
+    context = certs.server_context(host, implicit=True)
+    with smtp_server(implicit=context, auth=True, host=host, port=465) as (_, recorder):
+        result = check_relay(
+            Relay(host, 465, USER, PASSWORD), timeout=5, context=certs.client_context()
+        )
+    steps = dict((step.name, step.detail) for step in result.steps)
+    assert steps["connect"] == f"connected to {host}:465 (implicit TLS)"
+    assert "STARTTLS" not in steps
+    assert result.verdict == "ready"
+    assert recorder.logins == [USER]
