@@ -260,19 +260,27 @@ class TracedRow:
         """The same test against the old revision (only when two revisions are compared)."""
         return self._link(self.revisions[0]) if self.revisions else ""
 
+    @property
+    def text_test_action(self) -> str:
+        """Where this recipient's button posts the unsaved text to be tested (the page's
+        one form of tests holds the text once; the message travels in the address)."""
+        return f"{self.tester_url}?{urlencode(self._message_query())}"
+
     def _link(self, revision: int | None) -> str:
+        query = {"recipients": self.row.recipient.address, **self._message_query()}
+        if revision is not None:
+            query["revision"] = str(revision)
+        return f"{self.tester_url}?{urlencode(query)}"
+
+    def _message_query(self) -> dict[str, str]:
         message = self.row.recipient.message
-        query = {
-            "recipients": self.row.recipient.address,
+        return {
             "mail_from": message.sender,
             "auth_sender": message.auth_sender,
             "size": str(message.size),
             "retries": str(message.retries),
             "dns": self.dns,
         }
-        if revision is not None:
-            query["revision"] = str(revision)
-        return f"{self.tester_url}?{urlencode(query)}"
 
 
 def run_impact(sender: MailSender, data: dict[str, Any]) -> ImpactReport:

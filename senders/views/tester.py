@@ -24,6 +24,13 @@ from senders.views.common import get_sender
 def test_message(request: HttpRequest, slug: str) -> HttpResponse:
     sender = get_sender(slug)
     data = request.POST if request.method == "POST" else request.GET
+    if request.method == "POST" and request.GET:
+        # The impact page's buttons post the text and a recipient, with that recipient's
+        # message (sender, size, …) in the address: what the body does not say, it says.
+        merged = request.GET.copy()
+        for key in request.POST:
+            merged.setlist(key, request.POST.getlist(key))
+        data = merged
     # Unsaved text comes from the bulk editor's "Test this text" button (a POST).
     has_text = "text" in data
     initial = {"table": "text" if has_text else "saved", "text": data.get("text", "")}

@@ -270,3 +270,39 @@ def test_each_changed_recipient_opens_its_test_against_both_revisions(
     )
     assert "relay.example" in before and "relay2.example" not in before
     assert SECRET not in before + after
+
+
+def test_against_unsaved_text_each_changed_recipient_is_one_click_from_its_test(
+    viewer_client: Client, table: MailSender
+) -> None:
+    """The text travels once, in one form; each recipient's button posts it to the test."""
+    import html as markup
+    import re
+
+    text = "example.com other-relay.example $end\n* catchall.example\n"
+    page = run(
+        viewer_client,
+        table,
+        compare="text",
+        text=text,
+        recipients="recipient,size\nbob@example.com,2000\n",
+    ).content.decode()
+    assert page.count('id="impact-tests"') == 1
+    assert page.count("other-relay.example $end") >= 1
+    button = re.search(
+        r'<button type="submit" form="impact-tests" class="link" name="recipients" '
+        r'value="bob@example.com" formaction="([^"]+)">',
+        page,
+    )
+    assert button, "no test button for bob@example.com"
+    action = markup.unescape(button.group(1))
+    assert "size=2000" in action
+    response = viewer_client.post(
+        action, {"table": "text", "text": text, "recipients": "bob@example.com"}
+    )
+    tested = response.content.decode()
+    assert response.status_code == 200
+    assert "A message of 2000 bytes" in tested
+    assert "routed by <strong>the unsaved text</strong>" in tested
+    assert "other-relay.example" in tested and "relay2.example" in tested  # both sides
+    assert SECRET not in page + tested

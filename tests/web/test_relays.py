@@ -190,3 +190,17 @@ def test_check_relay_over_htmx_reloads_the_table_and_a_refusal_says_why(
     assert again["HX-Redirect"] == f"/senders/main/?page=1#rule-{rule.pk}"
     html = editor_client.get("/senders/main/").content.decode()
     assert "was checked less than 10 s ago: try again shortly." in html
+
+
+def test_check_all_relays_from_the_table_page(
+    editor_client: Client, viewer_client: Client, relayed: MailSender
+) -> None:
+    html = editor_client.get("/senders/main/").content.decode()
+    assert (
+        '<input type="hidden" name="relay" value="all">'
+        '<button type="submit" class="secondary">Check all relays</button>'
+    ) in html
+    assert "Check all relays" not in viewer_client.get("/senders/main/").content.decode()
+    response = editor_client.post(URL, {"relay": "all"})
+    assert response["Location"] == URL
+    assert RelayCheck.objects.count() == 2
