@@ -40,6 +40,7 @@ from senders.engine.resolve import (
     MxAnswer,
     Resolver,
     StaticResolver,
+    TimeBoundResolver,
     parse_mx_records,
     parse_nameserver,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "Server",
     "StaticResolver",
     "Status",
+    "TimeBoundResolver",
     "TraceStep",
     "compile_table",
     "count_regexes",

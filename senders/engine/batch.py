@@ -24,7 +24,7 @@ from typing import Literal
 
 from senders.engine.evaluate import CompiledTable, Message, Result, evaluate
 from senders.engine.format import PASSWORD_MASK
-from senders.engine.resolve import MxAnswer, Resolver
+from senders.engine.resolve import MxAnswer, Resolver, TimeBoundResolver
 
 MAX_LINES = 100_000
 MAX_BYTES = 5 * 1024 * 1024
@@ -291,17 +291,17 @@ class BatchResolver:
     def __init__(
         self, resolver: Resolver, seconds: float, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._resolver = resolver
-        self._clock = clock
-        self._deadline = clock() + seconds
+        self._bounded = TimeBoundResolver(
+            resolver, seconds, clock, reason="the analysis used up its time for DNS lookups"
+        )
         self._answers: dict[tuple[str, str], MxAnswer] = {}
         self._lock = threading.Lock()
 
     def lookup_mx(self, domain: str) -> MxAnswer:
-        return self._ask("mx", self._resolver.lookup_mx, domain)
+        return self._ask("mx", self._bounded.lookup_mx, domain)
 
     def lookup_implicit_mx(self, domain: str) -> MxAnswer:
-        return self._ask("implicit", self._resolver.lookup_implicit_mx, domain)
+        return self._ask("implicit", self._bounded.lookup_implicit_mx, domain)
 
     def _ask(self, kind: str, lookup: Callable[[str], MxAnswer], domain: str) -> MxAnswer:
         key = (kind, domain)
@@ -309,10 +309,7 @@ class BatchResolver:
             known = self._answers.get(key)
         if known is not None:
             return known
-        if self._clock() >= self._deadline:
-            answer = MxAnswer("tempfail", reason="the analysis used up its time for DNS lookups")
-        else:
-            answer = lookup(domain)
+        answer = lookup(domain)
         with self._lock:
             return self._answers.setdefault(key, answer)
 

@@ -182,6 +182,36 @@ def parse_nameserver(text: str) -> tuple[str, int]:
     return str(ip), int(port)
 
 
+class TimeBoundResolver:
+    """Bounds the DNS time of one piece of work: once `seconds` have passed, a lookup fails
+    temporarily (so the result is `defer`, with `reason`) instead of waiting for yet
+    another timeout."""
+
+    def __init__(
+        self,
+        resolver: Resolver,
+        seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        reason: str = "the time allowed for DNS lookups ran out",
+    ) -> None:
+        self._resolver = resolver
+        self._clock = clock
+        self._deadline = clock() + seconds
+        self._reason = reason
+
+    def lookup_mx(self, domain: str) -> MxAnswer:
+        return self._ask(self._resolver.lookup_mx, domain)
+
+    def lookup_implicit_mx(self, domain: str) -> MxAnswer:
+        return self._ask(self._resolver.lookup_implicit_mx, domain)
+
+    def _ask(self, lookup: Callable[[str], MxAnswer], domain: str) -> MxAnswer:
+        if self._clock() >= self._deadline:
+            return MxAnswer("tempfail", reason=self._reason)
+        return lookup(domain)
+
+
 @dataclass(frozen=True, slots=True)
 class _Outcome:
     kind: Literal["records", "nxdomain", "nodata", "tempfail"]
