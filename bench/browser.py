@@ -40,17 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _support import ROOT, bench_database, machine, postgres_version, setup_django, verdict
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
+
 PASSWORD = "bench-browser-password"  # a throwaway user in a throwaway database
 GOALS_MS = {"load": 500.0, "action": 200.0, "verdict": 250.0, "tester": 300.0, "bulk": 1000.0}
 ACTION_BYTES_GOAL = 20_000
