@@ -1,12 +1,12 @@
 """Bounds on expensive requests, so that one user cannot make the site slow for everyone.
 
 Checking or saving a whole table, importing one, testing a message against unsaved
-text and comparing two revisions each cost up to about a second of CPU at the largest
-table we support (MAX_TABLE_RULES). `@expensive` lets a user run MAX_EXPENSIVE_PER_USER
-of them at once and everybody together MAX_EXPENSIVE_REQUESTS, across every worker
-process; a request over either limit gets 429 with Retry-After at once, without doing
-the work, and the workers left over keep answering everything else (log-in, pages,
-the export).
+text, comparing two revisions and an impact analysis each cost up to about a second
+of CPU at the largest table we support (MAX_TABLE_RULES). `@expensive` lets a user
+run MAX_EXPENSIVE_PER_USER of them at once and everybody together
+MAX_EXPENSIVE_REQUESTS, across every worker process; a request over either limit
+gets 429 with Retry-After at once, without doing the work, and the workers left
+over keep answering everything else (log-in, pages, the export).
 
 The slots are rows of `WorkSlot` (see there), so the limits hold across gunicorn
 workers and machines sharing the database.

@@ -16,12 +16,14 @@ from django.views.decorators.http import require_http_methods
 
 from senders.engine.batch import impact_csv_rows
 from senders.impact import LIMITS, ImpactForm, run_impact
+from senders.limits import expensive
 from senders.views.common import get_sender
 
 
 @login_required
 @permission_required("senders.view_overriderule", raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@expensive(when=lambda request: request.method == "POST")
 def impact(request: HttpRequest, slug: str) -> HttpResponse:
     sender = get_sender(slug)
     data = request.POST if request.method == "POST" else request.GET

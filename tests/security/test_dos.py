@@ -89,6 +89,19 @@ def test_a_second_check_of_the_same_user_gets_429_at_once(
             ),
         ),
         ("history diff", lambda c, s: c.get(f"/senders/{s}/history/diff/", {"a": 1, "b": 2})),
+        (
+            "impact of a change",
+            lambda c, s: c.post(
+                f"/senders/{s}/impact/",
+                {
+                    "compare": "revisions",
+                    "a": 1,
+                    "b": 2,
+                    "recipients": "x@y.example",
+                    "run": "page",
+                },
+            ),
+        ),
     ],
 )
 def test_every_expensive_request_is_limited(
