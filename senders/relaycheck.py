@@ -38,6 +38,11 @@ MASK = "********"
 Level = Literal["ok", "warn", "fail"]
 
 
+def relay_key(host: str, port: int, username: str | None) -> str:
+    """ "user@host:port" (user empty without credentials): names a relay in URLs and results."""
+    return f"{username or ''}@{host}:{port}"
+
+
 @dataclass(frozen=True)
 class Relay:
     """One relay as the table uses it: host, port and user (the password is never shown)."""
@@ -51,7 +56,7 @@ class Relay:
     @property
     def key(self) -> str:
         """Identifies the relay in URLs and stored results (no password in it)."""
-        return f"{self.username or ''}@{self.host}:{self.port}"
+        return relay_key(self.host, self.port, self.username)
 
     @property
     def label(self) -> str:

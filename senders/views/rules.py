@@ -31,6 +31,7 @@ from senders.forms import AddRuleForm, RuleForm, RuleSummary, describe_rule
 from senders.history import conflict_diff
 from senders.lint import lint_context
 from senders.models import MailSender, OverrideRule, RelayCheck
+from senders.relaycheck import relay_key as key_of_relay
 from senders.rule_templates import BY_SLUG, TEMPLATES
 from senders.tables import StaleTable
 from senders.tabletext import rule_at
@@ -63,7 +64,7 @@ def _row(rule: OverrideRule, warnings: Sequence[LintWarning] = ()) -> Row:
         summary = None  # stored before a parser change; the text may hold a password
     else:
         server = parsed.server
-        relay_key = f"{server.username or ''}@{server.host}:{server.port}"
+        relay_key = key_of_relay(server.host, server.port, server.username)
         relay = _relay_checks(rule.sender).get(relay_key)
     return Row(
         rule.pk,
