@@ -401,7 +401,16 @@ def _edit_response(
     request: HttpRequest, sender: MailSender, rule: OverrideRule, form: RuleForm, **extra: Any
 ) -> HttpResponse:
     """The edit form: a row swapped into the table (htmx) or a page of its own."""
-    context = {"sender": sender, "rule": rule, "form": form, "in_table": bool(request.htmx)}
+    in_table = bool(request.htmx)
+    # On a page of its own (no JavaScript, or a link followed before htmx took it over)
+    # the cursor waits in the rule field, as it does in the table's inline edit row.
+    context = {
+        "sender": sender,
+        "rule": rule,
+        "form": form,
+        "in_table": in_table,
+        "focus_rule": not in_table,
+    }
     context |= {"current": _row(rule), "page": _page_of(rule.position)}
     context |= {"revision": sender.revision, **extra}
     template = "senders/rule_edit.html#row" if request.htmx else "senders/rule_edit.html"

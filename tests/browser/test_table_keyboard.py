@@ -88,6 +88,8 @@ def test_every_action_of_a_rule_is_reached_with_the_arrow_keys(
     page.keyboard.press("ArrowRight")
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_have_text("Rule 1 disabled: it is kept but not used.")
+    # The focus stays on the toggle, now named for what it does next.
+    expect(page.get_by_role("button", name="Enable rule 1")).to_be_focused()
     page.get_by_role("link", name="Edit rule 1").focus()
     page.keyboard.press("Enter")
     expect(page.locator("tr.editing").get_by_label("Rule", exact=True)).to_be_focused()

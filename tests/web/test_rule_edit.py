@@ -234,6 +234,10 @@ def test_edit_without_javascript_is_a_page_with_the_masked_text(
     form_tag = html.split("<form")[2].split(">")[0]
     assert "hx-post" not in form_tag  # the page's own form posts plainly
     assert SECRET not in html
+    # The cursor waits in the rule field, as in the table's inline edit row.
+    assert html.count("autofocus") == 1
+    rule_field = html.split(f'id="rule-{rule.pk}-text"')[1].split(">")[0]
+    assert "autofocus" in rule_field
 
 
 def test_edit_with_htmx_turns_the_row_into_a_form(editor_client: Client, table: MailSender) -> None:
@@ -244,6 +248,7 @@ def test_edit_with_htmx_turns_the_row_into_a_form(editor_client: Client, table: 
     assert "<html" not in html
     assert f'hx-post="{url("rule_edit", table, rule)}" hx-swap="none"' in html
     assert SECRET not in html
+    assert "autofocus" not in html  # the table page places the focus itself
 
 
 def test_the_edit_form_keeps_the_revision_the_page_showed(
