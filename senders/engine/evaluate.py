@@ -83,13 +83,14 @@ class NextHop:
     def password_set(self) -> bool:
         return self.password is not None
 
-    def as_dict(self, *, show_secrets: bool = False) -> dict[str, Any]:
+    def as_dict(self, *, show_secrets: bool = False, word: str = "line") -> dict[str, Any]:
+        """`word` names the key of `line`: "rule" when it counts a stored table's rules."""
         data: dict[str, Any] = {
             "host": self.host,
             "port": self.port,
             "preference": self.preference,
             "source": self.source,
-            "line": self.line,
+            word: self.line,
             "username": self.username,
             "password_set": self.password_set,
         }
@@ -107,8 +108,8 @@ class TraceStep:
     why: str
     end: bool = False
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "matched": self.matched, "why": self.why, "end": self.end}
+    def as_dict(self, *, word: str = "line") -> dict[str, Any]:
+        return {word: self.line, "matched": self.matched, "why": self.why, "end": self.end}
 
 
 def _no_trace() -> tuple[TraceStep, ...]:
@@ -137,14 +138,18 @@ class Result:
     def trace(self) -> tuple[TraceStep, ...]:
         return self.trace_builder()
 
-    def as_dict(self, *, show_secrets: bool = False) -> dict[str, Any]:
-        """The JSON object of `manage.py route --json`."""
+    def as_dict(self, *, show_secrets: bool = False, word: str = "line") -> dict[str, Any]:
+        """The JSON object of `manage.py route --json`.
+
+        `word` is what the numbers count, as in `format_result`: "line" (a line of a
+        table text) or "rule" (a stored table's rule position); it names their keys.
+        """
         return {
             "status": self.status,
             "reason": self.reason,
             "domain": self.domain,
-            "hops": [hop.as_dict(show_secrets=show_secrets) for hop in self.hops],
-            "trace": [step.as_dict() for step in self.trace],
+            "hops": [hop.as_dict(show_secrets=show_secrets, word=word) for hop in self.hops],
+            "trace": [step.as_dict(word=word) for step in self.trace],
         }
 
 

@@ -241,4 +241,8 @@ def test_a_stored_senders_table_is_routed(monkeypatch: Any) -> None:
     stdout = io.StringIO()
     call_command("route", "--to", "example.com", "--sender", "main", "--json", stdout=stdout)
     assert calls == ["main"]
-    assert json.loads(stdout.getvalue())["hops"][0]["line"] == 2
+    data = json.loads(stdout.getvalue())
+    # A stored table's numbers are rule positions, and the JSON says so.
+    assert data["hops"][0]["rule"] == 2
+    assert [step["rule"] for step in data["trace"]] == [2, 3, 4, 5]
+    assert "line" not in json.dumps(data)

@@ -150,7 +150,7 @@ class Command(BaseCommand):
         word = "rule" if options["sender"] is not None else "line"
         result = evaluate(rules, message, resolver, word=word)
         if options["json"]:
-            data = result.as_dict(show_secrets=options["show_secrets"])
+            data = result.as_dict(show_secrets=options["show_secrets"], word=word)
             self.stdout.write(json.dumps(data, indent=2, ensure_ascii=False))
         else:
             self.stdout.write(
