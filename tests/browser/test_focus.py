@@ -47,3 +47,29 @@ def test_editing_puts_focus_in_the_rule_field_and_cancel_brings_it_back(
     row.get_by_role("link", name="Cancel").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_role("link", name="Edit rule 1")).to_be_focused()
+
+
+def test_a_row_just_swapped_in_works_at_once(
+    page: Any, editor: Any, sender_with_rules: Any
+) -> None:
+    """A fast hand (or a screen reader's quick command) uses a row the moment it is back:
+    Edit then opens in the table, not as a page of its own."""
+    open_table(page, editor, sender_with_rules)
+    table_url = page.url
+    # Press "Edit" on the row that comes back from "Disable" in the very next task
+    # after it appears, as a key already on its way would.
+    page.evaluate(
+        """() => {
+      const rules = document.getElementById("rules");
+      new MutationObserver((changes, observer) => {
+        const link = rules.querySelector("tr.disabled a[aria-label='Edit rule 2']");
+        if (!link) return;
+        observer.disconnect();
+        setTimeout(() => link.click(), 0);
+      }).observe(rules, {childList: true, subtree: true});
+    }"""
+    )
+    page.get_by_role("button", name="Disable rule 2").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("tr.editing").get_by_label("Rule", exact=True)).to_be_focused()
+    assert page.url == table_url
