@@ -153,15 +153,16 @@
   // ---- Keep keyboard focus when htmx replaces the region that held it: back on
   // the same control (found by its form and button name, as its label may have
   // changed: "Disable" becomes "Enable"), or in the field of a row opened for editing.
-  var lastFocus = null;
-  document.addEventListener("htmx:beforeRequest", function () {
+  // Kept per request: an earlier answer that settles after the next action left must not
+  // take that action's place (focus moved on meanwhile, so it leaves it alone).
+  var focusBefore = new WeakMap(); // a request's XMLHttpRequest → where the focus was
+  document.addEventListener("htmx:beforeRequest", function (event) {
     var el = document.activeElement;
-    lastFocus = null;
     if (!el || el === document.body || el.classList.contains("drag-handle")) return;
     var form = el.form || el.closest("form");
     var row = el.closest("tr[id^='rule-']");
-    lastFocus = { id: el.id, href: el.getAttribute("href"), name: el.name, value: el.value,
-      action: form ? form.getAttribute("action") : null, row: row ? row.id : null };
+    focusBefore.set(event.detail.xhr, { id: el.id, href: el.getAttribute("href"), name: el.name, value: el.value,
+      action: form ? form.getAttribute("action") : null, row: row ? row.id : null });
   });
   function pathOf(url) { return url ? url.split("?")[0] : null; }
   function refind(was) {
@@ -192,9 +193,9 @@
     if (notice) notice.tabIndex = -1;
     return notice;
   }
-  document.addEventListener("htmx:afterSettle", function () {
-    var was = lastFocus;
-    lastFocus = null;
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var was = event.detail.xhr && focusBefore.get(event.detail.xhr);
+    if (was) focusBefore.delete(event.detail.xhr);
     if (!was || (document.activeElement && document.activeElement !== document.body)) return;
     var el = refind(was);
     if (el) el.focus();
