@@ -153,15 +153,16 @@
   // ---- Keep keyboard focus when htmx replaces the region that held it: back on
   // the same control (found by its form and button name, as its label may have
   // changed: "Disable" becomes "Enable"), or in the field of a row opened for editing.
-  var lastFocus = null;
-  document.addEventListener("htmx:beforeRequest", function () {
+  // Kept per request: an earlier answer that settles after the next action left must not
+  // take that action's place (focus moved on meanwhile, so it leaves it alone).
+  var focusBefore = new WeakMap(); // a request's XMLHttpRequest → where the focus was
+  document.addEventListener("htmx:beforeRequest", function (event) {
     var el = document.activeElement;
-    lastFocus = null;
     if (!el || el === document.body || el.classList.contains("drag-handle")) return;
     var form = el.form || el.closest("form");
     var row = el.closest("tr[id^='rule-']");
-    lastFocus = { id: el.id, href: el.getAttribute("href"), name: el.name, value: el.value,
-      action: form ? form.getAttribute("action") : null, row: row ? row.id : null };
+    focusBefore.set(event.detail.xhr, { id: el.id, href: el.getAttribute("href"), name: el.name, value: el.value,
+      action: form ? form.getAttribute("action") : null, row: row ? row.id : null });
   });
   function pathOf(url) { return url ? url.split("?")[0] : null; }
   function refind(was) {
@@ -192,9 +193,9 @@
     if (notice) notice.tabIndex = -1;
     return notice;
   }
-  document.addEventListener("htmx:afterSettle", function () {
-    var was = lastFocus;
-    lastFocus = null;
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var was = event.detail.xhr && focusBefore.get(event.detail.xhr);
+    if (was) focusBefore.delete(event.detail.xhr);
     if (!was || (document.activeElement && document.activeElement !== document.body)) return;
     var el = refind(was);
     if (el) el.focus();
@@ -377,9 +378,59 @@
     if (tbody) reconcile(tbody);  // a few microseconds when nothing moved
   });
 
+  // ---- table page: the row actions, with one listener each for the whole table. A row's form and
+  // its Edit and Delete links carry no hx-* attribute (htmx would set up about ten elements a row,
+  // 200 rows a page): with htmx, these send them as the attributes would. The form's answer is
+  // what changed, out of band (table.html#changes); a link turns its row into the edit form or
+  // the delete question. Without htmx (or a browser that does not say which button was pressed),
+  // the form posts and the link opens as on a page without JavaScript.
+  function rowOf(el) { return el.closest("tr[id^='rule-']"); }
+  document.addEventListener("submit", function (event) {
+    var form = event.target, button = event.submitter;
+    if (!window.htmx || !button || !form.matches("#rules tr.rule td.actions form")) return;
+    event.preventDefault();
+    // The revision the form was rendered with; htmx:configRequest (above) sends the page's.
+    var values = { revision: form.elements.revision.value };
+    if (button.name) values[button.name] = button.value;
+    if (button.hasAttribute("data-after-input")) {
+      var typed = form.querySelector(".move-to input");
+      if (!typed.reportValidity()) return;
+      values.to = typed.value;
+    }
+    htmx.ajax("POST", button.getAttribute("formaction") || form.getAttribute("action"), {
+      source: button, target: rowOf(form), swap: "none", values: values,
+    });
+  });
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("#rules tr.rule .row-actions a[href]");
+    if (!window.htmx || !link || event.button || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    htmx.ajax("GET", link.pathname, { source: link, target: rowOf(link), swap: "outerHTML" });
+  });
+
+  // Chrome's autofill reads each form that holds a text field once the page has loaded (after
+  // DOMContentLoaded): about 1 ms a form, so a page of 200 rules waited 170 ms for it. With htmx
+  // the position field needs no form (the listener above sends its value), so it leaves its
+  // row's form before that: this script is deferred and runs before DOMContentLoaded. Enter in
+  // it still moves the rule, as the Move button would.
+  function detachPositions(root) {
+    if (!window.htmx) return;
+    root.querySelectorAll("#rules .move-to input[name=to]:not([form])").forEach(function (input) {
+      input.setAttribute("form", "");  // no form has the id "": the field belongs to none
+    });
+  }
+  detachPositions(document);
+  document.addEventListener("keydown", function (event) {
+    var input = event.target;
+    if (event.key !== "Enter" || !input.matches || !input.matches("#rules .move-to input") || input.form) return;
+    event.preventDefault();
+    input.closest("form").querySelector("[data-after-input]").click();
+  });
+
   // Each rule's actions are one toolbar and one tab stop: the arrow keys, Home and End move
   // along it (a roving tabindex). Without this script every action is a tab stop of its own.
   function enhanceRows(root) {
+    detachPositions(root);
     root.querySelectorAll(".row-actions").forEach(function (bar) {
       var items = bar.querySelectorAll("a, button");
       for (var i = 1; i < items.length; i++) items[i].tabIndex = -1;

@@ -104,6 +104,27 @@ def test_every_action_of_a_rule_is_reached_with_the_arrow_keys(
     expect(rule_texts(page)).to_have_text([RELAY, OWN_DOMAIN])
 
 
+def test_the_move_button_asks_for_a_position_then_moves_the_rule_there(
+    page: Any, editor: Any, sender_with_rules: Any
+) -> None:
+    open_table(page, editor, sender_with_rules)
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(f"{request.method} {request.url}"))
+    position = page.get_by_label("New position for rule 1")
+
+    # Nothing typed: the field asks for a position, nothing is sent.
+    page.get_by_role("button", name="Move rule 1 to the position typed").click()
+    expect(position).to_be_focused()
+    assert position.evaluate("el => el.validity.valueMissing")
+    assert not [request for request in sent if "/move/" in request]
+
+    position.fill("3")
+    page.get_by_role("button", name="Move rule 1 to the position typed").click()
+    expect(page.get_by_role("status")).to_have_text("Rule 1 moved to position 3.")
+    expect(rule_texts(page)).to_have_text([RELAY, CORP_MASKED, OWN_DOMAIN])
+    assert len([request for request in sent if request.startswith("POST")]) == 1
+
+
 def test_the_skip_link_leads_to_add_a_rule(page: Any, editor: Any, sender_with_rules: Any) -> None:
     open_table(page, editor, sender_with_rules)
     skip = page.get_by_role("link", name="Skip to “Add a rule”")

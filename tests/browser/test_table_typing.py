@@ -6,6 +6,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from senders import tables
 from tests.browser.conftest import TABLE, rule_texts
 from tests.browser.test_focus import open_table
 
@@ -70,3 +71,27 @@ def test_an_edit_in_progress_survives_deleting_a_rule_above_and_takes_its_new_nu
     editing.get_by_role("button", name="Save rule 2").click()
     expect(page.get_by_role("status")).to_have_text("Rule 2 saved.")
     expect(rule_texts(page)).to_have_text([RELAY, CORP_MASKED])
+
+
+def test_a_row_action_on_a_table_changed_elsewhere_shows_the_current_table(
+    page: Any, editor: Any, sender_with_rules: Any
+) -> None:
+    open_table(page, editor, sender_with_rules)
+    add = page.locator("#add-rule")
+    add.get_by_label("Comment").fill("typed, not saved yet")
+    # Someone else disables rule 3 meanwhile: the table is at revision 2, the page shows 1.
+    tables.update_rule(sender_with_rules.rules.get(position=3), actor=tables.Actor(), enabled=False)
+
+    page.get_by_role("button", name="Disable rule 2", exact=True).click()
+
+    expect(page.get_by_role("alert")).to_contain_text(
+        "This table was changed by someone else since you opened it (you saw revision 1, "
+        "it is now at revision 2). Nothing was changed"
+    )
+    expect(page.get_by_role("heading", name="Rules (3; revision 2)")).to_be_visible()
+    expect(page.get_by_role("button", name="Enable rule 3", exact=True)).to_be_visible()
+    expect(add.get_by_label("Comment")).to_have_value("typed, not saved yet")
+    # The page now shows revision 2: trying again goes through.
+    page.get_by_role("button", name="Disable rule 2", exact=True).click()
+    expect(page.get_by_role("status")).to_have_text("Rule 2 disabled: it is kept but not used.")
+    expect(page.get_by_role("heading", name="Rules (3; revision 3)")).to_be_visible()
