@@ -70,6 +70,10 @@ class Change:
     revision: Revision
     rule: OverrideRule | None = None
     entries: list[Entry] = field(default_factory=list)
+    # The whole table after the change, each entry numbered by its position, when the
+    # change read it for the revision's snapshot (senders.lint lints it without reading
+    # the table again).
+    table: list[Entry] | None = None
 
 
 # ---------------------------------------------------------------- reading
@@ -131,24 +135,34 @@ def _shift(sender: MailSender, first: int, last: int | None, delta: int) -> None
 
 
 def _record(
-    sender: MailSender, actor: Actor, document: str | None = None, summary: str = ""
-) -> Revision:
+    sender: MailSender,
+    actor: Actor,
+    document: str | None = None,
+    summary: str = "",
+    *,
+    rule: OverrideRule | None = None,
+) -> Change:
     """Bump the revision and snapshot the table (`document`, if the caller has it).
 
     `summary` (senders.changelog) says what changed, for a history without messages.
     """
+    table = None
+    if document is None:
+        table = entries_of(sender)
+        document = format_document(table)
     sender.revision += 1
     MailSender.objects.filter(pk=sender.pk).update(revision=sender.revision)
-    return Revision.objects.create(
+    revision = Revision.objects.create(
         sender=sender,
         number=sender.revision,
-        document=document_of(sender) if document is None else document,
+        document=document,
         author=actor.user_or_none,
         source=actor.source,
         remote_addr=actor.remote_addr or None,
         message=actor.message[:500],
         summary=summary[: changelog.MAX_SUMMARY],
     )
+    return Change(sender, revision, rule, table=table)
 
 
 def _check_regexes(sender: MailSender, rule: Rule, text: str, replacing: int | None) -> None:
@@ -213,7 +227,7 @@ def add_rule(
         comment=comment,
         updated_by=actor.user_or_none,
     )
-    return Change(sender, _record(sender, actor, summary=changelog.added(position, text)), rule)
+    return _record(sender, actor, summary=changelog.added(position, text), rule=rule)
 
 
 @transaction.atomic
@@ -239,7 +253,7 @@ def update_rule(
     rule.save()
     after = Entry(rule.text, rule.enabled, rule.comment)
     summary = changelog.changed(rule.position, before, after)
-    return Change(sender, _record(sender, actor, summary=summary), rule)
+    return _record(sender, actor, summary=summary, rule=rule)
 
 
 @transaction.atomic
@@ -252,7 +266,7 @@ def delete_rule(
     rule.delete()
     _shift(sender, position + 1, None, -1)
     summary = changelog.removed(position, rule.text)
-    return Change(sender, _record(sender, actor, summary=summary), rule)
+    return _record(sender, actor, summary=summary, rule=rule)
 
 
 @transaction.atomic
@@ -273,7 +287,7 @@ def move_rule(
             _shift(sender, start + 1, to, -1)
         OverrideRule.objects.filter(pk=rule.pk).update(position=to)
         rule.position = to
-    return Change(sender, _record(sender, actor, summary=changelog.moved(start, to)), rule)
+    return _record(sender, actor, summary=changelog.moved(start, to), rule=rule)
 
 
 @transaction.atomic
@@ -299,7 +313,9 @@ def replace_table(
     _insert_rules(sender, entries, actor.user_or_none)
     document = format_document(entries)  # what document_of() would read back
     summary = changelog.replaced(actor.source, old, entries)
-    return Change(sender, _record(sender, actor, document, summary), entries=entries)
+    change = _record(sender, actor, document, summary)
+    change.entries = entries
+    return change
 
 
 def _insert_rules(sender: MailSender, entries: Sequence[Entry], user: Any) -> None:
@@ -358,4 +374,4 @@ def acknowledge_warning(
         rule=rule, code=code, defaults={"text": rule.text, "user": actor.user_or_none}
     )
     message = actor.message or f"rule {rule.position}: the {code} warning acknowledged as intended"
-    return Change(sender, _record(sender, replace(actor, message=message)), rule)
+    return _record(sender, replace(actor, message=message), rule=rule)

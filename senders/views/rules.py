@@ -29,12 +29,12 @@ from senders.engine.lint import LintWarning
 from senders.export import export_status
 from senders.forms import AddRuleForm, RuleForm, RuleSummary, describe_rule
 from senders.history import conflict_diff
-from senders.lint import lint_context
+from senders.lint import lint_context, lint_sender
 from senders.models import MailSender, OverrideRule, RelayCheck
 from senders.relaycheck import relay_key as key_of_relay
 from senders.rule_templates import BY_SLUG, TEMPLATES
 from senders.tables import StaleTable
-from senders.tabletext import rule_at
+from senders.tabletext import Entry, rule_at
 from senders.views.common import actor_for, database_trouble, get_sender, posted_revision
 
 RULES_PER_PAGE = 200
@@ -147,6 +147,7 @@ def _done(
     shown: int | None = None,
     removed: int | None = None,
     warnings_before: dict[int, Shown] | None = None,
+    table: list[Entry] | None = None,
 ) -> HttpResponse:
     """A change went through: show the page that holds `position`.
 
@@ -155,8 +156,11 @@ def _done(
     rule that slides onto the page after a delete, the warnings that changed
     (`warnings_before`, by rule), counts, pager and revision, as out-of-band swaps.
     Everything else on the page (an "Add a rule" or an edit in progress) stays as is.
+    `table`: the whole table the change read for its revision (tables.Change.table).
     """
     if request.htmx:
+        if table is not None:  # this revision's warnings, without reading the rules again
+            lint_sender(sender, table)
         if shown is not None and _page_of(shown) == _page_of(position):
             return _render_changes(
                 request, sender, _page_of(position), notice, changed, removed, warnings_before
@@ -384,6 +388,8 @@ def rule_add(request: HttpRequest, slug: str) -> HttpResponse:
     position = change.rule.position
     notice = f"Rule added at position {position}."
     if request.htmx:  # the region, and an empty form in place of the one just sent
+        if change.table is not None:
+            lint_sender(change.sender, change.table)  # without reading the rules again
         return _render_table(request, change.sender, position=position, notice=notice, add_oob=True)
     return _done(request, change.sender, notice, position, pk=change.rule.pk)
 
@@ -484,7 +490,7 @@ def _save_edit(
     position = change.rule.position
     return _done(
         request, change.sender, f"Rule {position} saved.", position, pk=rule.pk,
-        changed=[rule.pk], shown=rule.position, warnings_before=before,
+        changed=[rule.pk], shown=rule.position, warnings_before=before, table=change.table,
     )  # fmt: skip
 
 
@@ -519,6 +525,7 @@ def rule_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     return _done(
         request, change.sender, f"Rule {position} deleted.", min(position, remaining),
         shown=position if remaining else None, removed=rule.pk, warnings_before=before,
+        table=change.table,
     )  # fmt: skip
 
 
@@ -548,7 +555,7 @@ def rule_toggle(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     position = change.rule.position
     return _done(
         request, change.sender, f"Rule {position} {state}.", position, pk=rule.pk,
-        changed=[rule.pk], shown=rule.position, warnings_before=before,
+        changed=[rule.pk], shown=rule.position, warnings_before=before, table=change.table,
     )  # fmt: skip
 
 
@@ -590,7 +597,7 @@ def rule_move(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     notice = f"Rule {rule.position} moved to position {target}."
     return _done(
         request, change.sender, notice, target, pk=rule.pk, changed=[rule.pk],
-        shown=rule.position, warnings_before=before,
+        shown=rule.position, warnings_before=before, table=change.table,
     )  # fmt: skip
 
 
@@ -617,5 +624,5 @@ def rule_acknowledge(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     notice = f"Rule {rule.position}: the warning is marked as intended."
     return _done(
         request, change.sender, notice, rule.position, pk=rule.pk, changed=[rule.pk],
-        shown=rule.position, warnings_before=warnings,
+        shown=rule.position, warnings_before=warnings, table=change.table,
     )  # fmt: skip
