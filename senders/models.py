@@ -189,7 +189,7 @@ class UniqueAtStatementEnd(models.UniqueConstraint):
 
 class OverrideRule(models.Model):
     # No index of its own: the (sender, position) constraint's index starts with it, and
-    # each index is one more to write when a delete renumbers the 10,000 rules after it.
+    # each index is one more to write for every rule a delete renumbers.
     sender = models.ForeignKey(
         MailSender, on_delete=models.CASCADE, related_name="rules", db_index=False
     )
@@ -200,8 +200,15 @@ class OverrideRule(models.Model):
     comment = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Written, never looked up: no index to write again for each rule a delete renumbers
+    # (deleting a user scans the rules once to clear it).
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:

@@ -521,7 +521,7 @@ def rule_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         return _stale(request, error, rule.position)
     assert change.rule is not None
     position = change.rule.position
-    remaining = change.sender.rules.count()
+    remaining = len(change.table) if change.table is not None else change.sender.rules.count()
     return _done(
         request, change.sender, f"Rule {position} deleted.", min(position, remaining),
         shown=position if remaining else None, removed=rule.pk, warnings_before=before,
