@@ -214,8 +214,16 @@ def _parsed(body: str, line: int = 1) -> tuple[Rule, str]:
 
 def rule_at(text: str, line: int) -> Rule:
     """`parse_rule(text, line=line)`, from the lines parsed before when it can be."""
-    rule = _parsed(text, line)[0]
-    return rule if rule.line == line else _numbered(rule, line)
+    rule, canonical = _parsed(text, line)
+    if rule.line == line:
+        return rule
+    rule = _numbered(rule, line)
+    # Remember it with this number: the table page lints the table after every change,
+    # and most rules keep their position from one revision to the next. (Replacing the
+    # value of a key changes neither the size nor the order of the dict.)
+    if text in _remembered:
+        _remembered[text] = rule, canonical
+    return rule
 
 
 _RULE_FIELDS = tuple(f.name for f in fields(Rule))
