@@ -60,11 +60,12 @@ def clear_caches() -> None:
     """What a new revision does to every worker: nothing cached for it yet."""
     from django.core.cache import cache
 
-    from senders import tabletext, tester
+    from senders import tables, tabletext, tester
 
     cache.clear()
     tester._saved_table.cache_clear()
     tabletext.forget_parsed()
+    tables.forget_tables()
 
 
 def measure(name: str, request: Callable[[], object], runs: int, goal_ms: float) -> Figure:
