@@ -162,8 +162,10 @@ def _done(
         if table is not None:  # this revision's warnings, without reading the rules again
             lint_sender(sender, table)
         if shown is not None and _page_of(shown) == _page_of(position):
+            count = len(table) if table is not None else None
+            page = _page_of(position)
             return _render_changes(
-                request, sender, _page_of(position), notice, changed, removed, warnings_before
+                request, sender, page, notice, changed, removed, warnings_before, count
             )
         return _whole_region(_render_table(request, sender, position=position, notice=notice))
     messages.success(request, notice)
@@ -211,7 +213,9 @@ def _render_changes(
     changed: Sequence[int],
     removed: int | None,
     warnings_before: dict[int, Shown] | None,
+    count: int | None = None,
 ) -> HttpResponse:
+    """`count`: how many rules the table holds, when the caller knows."""
     rules = _page_rules(sender, page)
     warnings = _warnings_by_pk(sender, rules)
     before = warnings_before or {}
@@ -224,7 +228,8 @@ def _render_changes(
             rows.append((_row(rule, _plain(warnings[rule.pk])), oob))
         elif warnings[rule.pk] != before[rule.pk]:
             warning_rows.append(_row(rule, _plain(warnings[rule.pk])))
-    paginator = Paginator(range(sender.rules.count()), RULES_PER_PAGE)
+    count = sender.rules.count() if count is None else count
+    paginator = Paginator(range(count), RULES_PER_PAGE)
     context = {
         "sender": sender,
         "page_obj": paginator.get_page(page),
