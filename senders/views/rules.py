@@ -8,7 +8,7 @@ table; with htmx the same view answers with the `rules` region of `table.html`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,14 +186,15 @@ def _page_rules(sender: MailSender, page: int) -> list[OverrideRule]:
 Shown = tuple[tuple[LintWarning, int | None], ...]  # a rule's warnings, each acknowledged or not
 
 
-def _warnings_by_pk(sender: MailSender, rules: Sequence[OverrideRule]) -> dict[int, Shown]:
+def _warnings_by_pk(sender: MailSender, places: Iterable[tuple[int, int]]) -> dict[int, Shown]:
+    """The warnings of each rule, by its id; `places`: (id, position) of each rule."""
     lint = lint_context(sender)
     acknowledged = lint["lint_acknowledged"]
     by_line: dict[int, list[tuple[LintWarning, int | None]]] = defaultdict(list)
     for warning in lint["lint_warnings"]:
         ack = acknowledged.get((warning.line, warning.code))
         by_line[warning.line].append((warning, ack.pk if ack else None))
-    return {rule.pk: tuple(by_line.get(rule.position, ())) for rule in rules}
+    return {pk: tuple(by_line.get(position, ())) for pk, position in places}
 
 
 def _plain(shown: Shown) -> tuple[LintWarning, ...]:
@@ -202,7 +203,9 @@ def _plain(shown: Shown) -> tuple[LintWarning, ...]:
 
 def _warnings_on_page(sender: MailSender, position: int) -> dict[int, Shown]:
     """The warnings beside each rule of the page holding `position`, before a change."""
-    return _warnings_by_pk(sender, _page_rules(sender, _page_of(position)))
+    start = (_page_of(position) - 1) * RULES_PER_PAGE
+    places = sender.rules.order_by("position").values_list("pk", "position")
+    return _warnings_by_pk(sender, places[start : start + RULES_PER_PAGE])
 
 
 def _render_changes(
@@ -217,7 +220,7 @@ def _render_changes(
 ) -> HttpResponse:
     """`count`: how many rules the table holds, when the caller knows."""
     rules = _page_rules(sender, page)
-    warnings = _warnings_by_pk(sender, rules)
+    warnings = _warnings_by_pk(sender, [(rule.pk, rule.position) for rule in rules])
     before = warnings_before or {}
     rows = []
     warning_rows = []
@@ -314,7 +317,7 @@ def _one_row(request: HttpRequest, sender: MailSender, pk: int) -> HttpResponse:
     if rule is None:
         return _gone(request, sender)
     paginator = Paginator(range(sender.rules.count()), RULES_PER_PAGE)
-    warnings = _warnings_by_pk(sender, [rule])[rule.pk]
+    warnings = _warnings_by_pk(sender, [(rule.pk, rule.position)])[rule.pk]
     context = {
         "sender": sender,
         "row": _row(rule, _plain(warnings)),
