@@ -26,27 +26,34 @@ from senders.tabletext import Entry, rule_at
 CACHE_SECONDS = 24 * 3600
 
 
-def lint_sender(sender: MailSender) -> list[LintWarning]:
+def lint_sender(sender: MailSender, table: Sequence[Entry] | None = None) -> list[LintWarning]:
     """Warnings for the stored table; line numbers are rule positions.
 
     Linting a long table takes a while (parsing every rule), so the result is cached
     per table revision (every change bumps it) and local domains. On a miss the rules
     are read with their sender's revision in one statement, so what is cached under a
-    revision is that revision's table even while someone saves.
+    revision is that revision's table even while someone saves. A change that has just
+    read the whole table for its revision (senders.tables.Change.table, entries numbered
+    by position) passes it as `table`, with the sender at that revision: the rules are
+    not read again.
     """
     local_domains = sender.local_domain_list
     key = _lint_key(sender, sender.revision, local_domains)
     warnings: list[LintWarning] | None = cache.get(key)
     if warnings is not None:
         return warnings
-    enabled = sender.rules.filter(enabled=True).order_by("position")
-    rows = list(enabled.values_list("text", "position", "sender__revision"))
-    if not rows:
-        return []  # nothing to cache, and an emptied table has no revision to read here
-    if rows[0][2] != sender.revision:  # saved meanwhile: these are the newer revision's rules
-        key = _lint_key(sender, rows[0][2], local_domains)
+    if table is not None:
+        rows = [(entry.text, entry.line) for entry in table if entry.enabled]
+    else:
+        enabled = sender.rules.filter(enabled=True).order_by("position")
+        read = list(enabled.values_list("text", "position", "sender__revision"))
+        if not read:
+            return []  # nothing to cache, and an emptied table has no revision to read here
+        if read[0][2] != sender.revision:  # saved meanwhile: these are the newer revision's
+            key = _lint_key(sender, read[0][2], local_domains)
+        rows = [(text, position) for text, position, _ in read]
     try:
-        rules = [rule_at(text, position) for text, position, _ in rows]
+        rules = [rule_at(text, position) for text, position in rows]
     except OverrideSyntaxError:
         warnings = []  # a table that no longer parses has bigger problems than lint
     else:

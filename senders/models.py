@@ -148,8 +148,51 @@ class ExportFetch(models.Model):
         return f"{self.sender_id} r{self.revision} at {self.at:%Y-%m-%d %H:%M}"
 
 
+class UniqueAtStatementEnd(models.UniqueConstraint):
+    """A unique constraint checked at the end of each statement where the database can
+    (PostgreSQL: DEFERRABLE INITIALLY IMMEDIATE), so that one UPDATE may renumber a range
+    of rules (senders.tables._shift); a plain unique constraint elsewhere. (Django
+    leaves a deferrable constraint out altogether where it cannot be deferred.)"""
+
+    def __init__(self, *, fields: list[str] | tuple[str, ...], name: str) -> None:
+        super().__init__(fields=fields, name=name, deferrable=models.Deferrable.IMMEDIATE)
+
+    def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+        path, args, kwargs = super().deconstruct()
+        kwargs.pop("deferrable", None)
+        return path, args, kwargs
+
+    def _as_built(self, schema_editor: Any) -> models.UniqueConstraint:
+        if schema_editor.connection.features.supports_deferrable_unique_constraints:
+            return self
+        return models.UniqueConstraint(fields=self.fields, name=self.name)
+
+    def constraint_sql(self, model: Any, schema_editor: Any) -> Any:
+        return models.UniqueConstraint.constraint_sql(
+            self._as_built(schema_editor), model, schema_editor
+        )
+
+    def create_sql(self, model: Any, schema_editor: Any) -> Any:
+        return models.UniqueConstraint.create_sql(
+            self._as_built(schema_editor), model, schema_editor
+        )
+
+    def remove_sql(self, model: Any, schema_editor: Any) -> Any:
+        return models.UniqueConstraint.remove_sql(
+            self._as_built(schema_editor), model, schema_editor
+        )
+
+    def _check(self, model: Any, connection: Any) -> list[Any]:
+        # models.W038 says SQLite would get no constraint at all: it gets a plain one.
+        return [error for error in super()._check(model, connection) if error.id != "models.W038"]
+
+
 class OverrideRule(models.Model):
-    sender = models.ForeignKey(MailSender, on_delete=models.CASCADE, related_name="rules")
+    # No index of its own: the (sender, position) constraint's index starts with it, and
+    # each index is one more to write for every rule a delete renumbers.
+    sender = models.ForeignKey(
+        MailSender, on_delete=models.CASCADE, related_name="rules", db_index=False
+    )
     position = models.PositiveIntegerField(help_text="1-based place in the table")
     # Relay passwords are encrypted in the database (senders.fields); reads see clear text.
     text = EncryptedPasswordsField("rule", help_text="Canonical rule text")
@@ -157,14 +200,21 @@ class OverrideRule(models.Model):
     comment = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Written, never looked up: no index to write again for each rule a delete renumbers
+    # (deleting a user scans the rules once to clear it).
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:
         ordering = ["sender", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["sender", "position"], name="unique_rule_position"),
+            UniqueAtStatementEnd(fields=["sender", "position"], name="unique_rule_position"),
         ]
 
     def __str__(self) -> str:

@@ -18,14 +18,13 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
 
 from senders.engine.format import format_condition
 from senders.engine.match import (
     compile_wildcard,
-    domain_suffixes,
     index_suffix,
     normalise_domain,
 )
@@ -119,7 +118,7 @@ def lint_table(
         live.append(rule)
         warnings.extend(_contradictions(rule))
         warnings.extend(_retries(rule, max_retries))
-        if _is_catch_all(rule) and not rule.conditions and rule.end and rule.adddns:
+        if rule.end and rule.adddns and not rule.conditions and _is_catch_all(rule):
             warnings.append(_adddns_end(rule))
     warnings.extend(_useless_priorities(live))
     warnings.extend(_mixed_credentials(live))
@@ -142,11 +141,14 @@ def _worded(warning: LintWarning, word: str) -> LintWarning:
         first = word[0].upper() if match.group(0)[0] == "L" else word[0]
         return first + word[1:] + match.group(1)
 
-    return replace(
-        warning,
-        message=_LINE_WORD.sub(swap, warning.message),
-        fix=_LINE_WORD.sub(swap, warning.fix),
-        word=word,
+    message, fix = warning.message, warning.fix
+    return LintWarning(
+        warning.line,
+        warning.code,
+        _LINE_WORD.sub(swap, message) if "ine" in message else message,
+        _LINE_WORD.sub(swap, fix) if "ine" in fix else fix,
+        warning.related,
+        word,
     )
 
 
@@ -249,9 +251,10 @@ class _PatternIndex:
     def add(self, rule: Rule) -> None:
         index = len(self.rules)
         self.rules.append(rule)
-        if not rule.is_wildcard:
-            self._exact[rule.domain].append(index)
-        elif (suffix := index_suffix(rule.domain)) is not None:
+        domain = rule.domain
+        if "*" not in domain and "?" not in domain:  # rule.is_wildcard, inline: run per line
+            self._exact[domain].append(index)
+        elif (suffix := index_suffix(domain)) is not None:
             self._suffixes[suffix].append(index)
         else:
             self._scan.append(index)
@@ -264,12 +267,22 @@ class _PatternIndex:
         a name with `pattern` only if `pattern`'s literal tail (all of it for an exact
         domain) ends in it too.
         """
-        tail = pattern[max(pattern.rfind("*"), pattern.rfind("?")) + 1 :]
+        last = max(pattern.rfind("*"), pattern.rfind("?"))
         groups = [self._scan]
-        if tail == pattern and (same := self._exact.get(pattern)):
+        if last < 0 and (same := self._exact.get(pattern)):
             groups.append(same)
-        groups.extend(self._suffixes[s] for s in domain_suffixes(tail) if s in self._suffixes)
+        if self._suffixes:  # domain_suffixes(tail), inline: this runs once per line
+            suffixes = self._suffixes
+            tail = pattern[last + 1 :]
+            dot = tail.find(".")
+            while dot >= 0:
+                if (group := suffixes.get(tail[dot:])) is not None:
+                    groups.append(group)
+                dot = tail.find(".", dot + 1)
         return groups
+
+    def __bool__(self) -> bool:
+        return bool(self.rules)
 
 
 def _only_stars(pattern: str) -> bool:
@@ -305,6 +318,8 @@ def _duplicate(rule: Rule, other: Rule) -> LintWarning:
 
 
 def _shadowed(rule: Rule, terminal: _PatternIndex) -> LintWarning | None:
+    if not terminal:
+        return None
     first: int | None = None  # the first terminal line, in table order, that covers it
     for group in terminal.groups(rule.domain):
         for index in group:
@@ -344,6 +359,8 @@ def _adddns_end(rule: Rule) -> LintWarning:
 
 
 def _contradictions(rule: Rule) -> list[LintWarning]:
+    if not rule.conditions:
+        return []
     by_attribute: dict[str, list[Condition]] = defaultdict(list)
     dnsmx: dict[str, set[bool]] = defaultdict(set)
     for condition in rule.conditions:
@@ -450,6 +467,8 @@ def _bounds_possible(bounds: Sequence[tuple[str, str]]) -> bool:
 
 
 def _retries(rule: Rule, max_retries: int) -> list[LintWarning]:
+    if not rule.conditions:
+        return []
     needed = 0
     for condition in rule.conditions:
         if isinstance(condition, Condition) and condition.attribute == "retries":
@@ -477,7 +496,7 @@ def _retries(rule: Rule, max_retries: int) -> list[LintWarning]:
 
 
 def _useless_priorities(rules: Sequence[Rule]) -> list[LintWarning]:
-    index_of = _PatternIndex(rules)
+    index_of: _PatternIndex | None = None  # built for the first line that needs it
     warnings = []
     for index, rule in enumerate(rules):
         if rule.priority is None:
@@ -498,6 +517,7 @@ def _useless_priorities(rules: Sequence[Rule]) -> list[LintWarning]:
         # after this line's $end no later line is checked.
         candidates: Iterable[int] = range(len(rules))
         if not rule.is_wildcard:  # for a pattern, any line may share a domain with it
+            index_of = _PatternIndex(rules) if index_of is None else index_of
             candidates = chain.from_iterable(index_of.groups(rule.domain))
         shared = any(
             other != index
@@ -530,8 +550,10 @@ def _mixed_credentials(rules: Sequence[Rule]) -> list[LintWarning]:
         by_relay[(rule.server.host, rule.server.port)].append(rule)
     warnings = []
     for (host, port), group in by_relay.items():
+        if len(group) < 2:
+            continue
         users = sorted({r.server.username or "no login" for r in group})
-        if len(group) < 2 or users == ["no login"]:
+        if users == ["no login"]:
             continue
         first, *rest = group
         lines = ", ".join(str(r.line) for r in group)
@@ -569,30 +591,38 @@ def _relay_loops(rules: Sequence[Rule], local_domains: Sequence[str]) -> list[Li
     warnings: list[LintWarning] = []
     if not local_domains:
         return warnings
-    for index, rule in enumerate(rules):
-        if not rule.is_wildcard:
-            continue  # a line naming the domain itself is a deliberate route
-        matches = _wildcard(rule.domain)
-        covered = [
-            domain
-            for domain in local_domains
-            if matches(domain)
-            and not any(_is_terminal(e) and _wildcard(e.domain)(domain) for e in rules[:index])
-        ]
-        if covered:
-            names = ", ".join(covered)
-            warnings.append(
-                LintWarning(
-                    rule.line,
-                    RELAY_LOOP,
-                    f"{rule.domain} also covers this sender's own domain"
-                    f"{'s' if len(covered) > 1 else ''} {names}: mail to "
-                    f"{'them' if len(covered) > 1 else 'it'} goes to "
-                    f"{rule.server.host}, which may send it straight back (a relay loop)",
-                    f"add a line for {covered[0]} with its own server and $end above line "
-                    f"{rule.line}, or narrow the pattern",
-                )
+    # Each own domain is compared only with the lines that may match it (the index),
+    # not every pattern with every domain: a wildcard line covers it unless a line
+    # with $end and no conditions above takes it first.
+    index = _PatternIndex(rules)
+    covering: dict[int, list[str]] = defaultdict(list)  # line index → own domains, in order
+    for domain in local_domains:
+        taken = len(rules)  # the first line with $end and no conditions that matches it
+        for i in sorted(set(chain.from_iterable(index.groups(domain)))):
+            rule = rules[i]
+            if i > taken:
+                break
+            if not _wildcard(rule.domain)(domain):
+                continue
+            if rule.is_wildcard:  # a line naming the domain itself is a deliberate route
+                covering[i].append(domain)
+            if _is_terminal(rule):
+                taken = i
+    for i in sorted(covering):
+        rule, covered = rules[i], covering[i]
+        names = ", ".join(covered)
+        warnings.append(
+            LintWarning(
+                rule.line,
+                RELAY_LOOP,
+                f"{rule.domain} also covers this sender's own domain"
+                f"{'s' if len(covered) > 1 else ''} {names}: mail to "
+                f"{'them' if len(covered) > 1 else 'it'} goes to "
+                f"{rule.server.host}, which may send it straight back (a relay loop)",
+                f"add a line for {covered[0]} with its own server and $end above line "
+                f"{rule.line}, or narrow the pattern",
             )
+        )
     return warnings
 
 
@@ -613,6 +643,8 @@ def postfix_warnings(
     """
     warnings = []
     for rule in rules if live is None else live:
+        if not rule.conditions:
+            continue
         unknown = [
             format_condition(c)
             for c in rule.conditions
@@ -634,6 +666,8 @@ def postfix_warnings(
     for rule in rules:
         by_relay[(rule.server.host, rule.server.port)].append(rule)
     for (host, port), group in by_relay.items():
+        if len(group) < 2:
+            continue  # one user
         users = list(dict.fromkeys(r.server.username or "no login" for r in group))
         chosen = next((r for r in group if r.server.username is not None), None)
         if len(users) < 2 or chosen is None:

@@ -8,7 +8,7 @@ table; with htmx the same view answers with the `rules` region of `table.html`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,12 +29,12 @@ from senders.engine.lint import LintWarning
 from senders.export import export_status
 from senders.forms import AddRuleForm, RuleForm, RuleSummary, describe_rule
 from senders.history import conflict_diff
-from senders.lint import lint_context
+from senders.lint import lint_context, lint_sender
 from senders.models import MailSender, OverrideRule, RelayCheck
 from senders.relaycheck import relay_key as key_of_relay
 from senders.rule_templates import BY_SLUG, TEMPLATES
 from senders.tables import StaleTable
-from senders.tabletext import rule_at
+from senders.tabletext import Entry, rule_at
 from senders.views.common import actor_for, database_trouble, get_sender, posted_revision
 
 RULES_PER_PAGE = 200
@@ -147,6 +147,7 @@ def _done(
     shown: int | None = None,
     removed: int | None = None,
     warnings_before: dict[int, Shown] | None = None,
+    table: list[Entry] | None = None,
 ) -> HttpResponse:
     """A change went through: show the page that holds `position`.
 
@@ -155,11 +156,16 @@ def _done(
     rule that slides onto the page after a delete, the warnings that changed
     (`warnings_before`, by rule), counts, pager and revision, as out-of-band swaps.
     Everything else on the page (an "Add a rule" or an edit in progress) stays as is.
+    `table`: the whole table the change read for its revision (tables.Change.table).
     """
     if request.htmx:
+        if table is not None:  # this revision's warnings, without reading the rules again
+            lint_sender(sender, table)
         if shown is not None and _page_of(shown) == _page_of(position):
+            count = len(table) if table is not None else None
+            page = _page_of(position)
             return _render_changes(
-                request, sender, _page_of(position), notice, changed, removed, warnings_before
+                request, sender, page, notice, changed, removed, warnings_before, count
             )
         return _whole_region(_render_table(request, sender, position=position, notice=notice))
     messages.success(request, notice)
@@ -180,14 +186,15 @@ def _page_rules(sender: MailSender, page: int) -> list[OverrideRule]:
 Shown = tuple[tuple[LintWarning, int | None], ...]  # a rule's warnings, each acknowledged or not
 
 
-def _warnings_by_pk(sender: MailSender, rules: Sequence[OverrideRule]) -> dict[int, Shown]:
+def _warnings_by_pk(sender: MailSender, places: Iterable[tuple[int, int]]) -> dict[int, Shown]:
+    """The warnings of each rule, by its id; `places`: (id, position) of each rule."""
     lint = lint_context(sender)
     acknowledged = lint["lint_acknowledged"]
     by_line: dict[int, list[tuple[LintWarning, int | None]]] = defaultdict(list)
     for warning in lint["lint_warnings"]:
         ack = acknowledged.get((warning.line, warning.code))
         by_line[warning.line].append((warning, ack.pk if ack else None))
-    return {rule.pk: tuple(by_line.get(rule.position, ())) for rule in rules}
+    return {pk: tuple(by_line.get(position, ())) for pk, position in places}
 
 
 def _plain(shown: Shown) -> tuple[LintWarning, ...]:
@@ -196,7 +203,9 @@ def _plain(shown: Shown) -> tuple[LintWarning, ...]:
 
 def _warnings_on_page(sender: MailSender, position: int) -> dict[int, Shown]:
     """The warnings beside each rule of the page holding `position`, before a change."""
-    return _warnings_by_pk(sender, _page_rules(sender, _page_of(position)))
+    start = (_page_of(position) - 1) * RULES_PER_PAGE
+    places = sender.rules.order_by("position").values_list("pk", "position")
+    return _warnings_by_pk(sender, places[start : start + RULES_PER_PAGE])
 
 
 def _render_changes(
@@ -207,9 +216,11 @@ def _render_changes(
     changed: Sequence[int],
     removed: int | None,
     warnings_before: dict[int, Shown] | None,
+    count: int | None = None,
 ) -> HttpResponse:
+    """`count`: how many rules the table holds, when the caller knows."""
     rules = _page_rules(sender, page)
-    warnings = _warnings_by_pk(sender, rules)
+    warnings = _warnings_by_pk(sender, [(rule.pk, rule.position) for rule in rules])
     before = warnings_before or {}
     rows = []
     warning_rows = []
@@ -220,7 +231,8 @@ def _render_changes(
             rows.append((_row(rule, _plain(warnings[rule.pk])), oob))
         elif warnings[rule.pk] != before[rule.pk]:
             warning_rows.append(_row(rule, _plain(warnings[rule.pk])))
-    paginator = Paginator(range(sender.rules.count()), RULES_PER_PAGE)
+    count = sender.rules.count() if count is None else count
+    paginator = Paginator(range(count), RULES_PER_PAGE)
     context = {
         "sender": sender,
         "page_obj": paginator.get_page(page),
@@ -305,7 +317,7 @@ def _one_row(request: HttpRequest, sender: MailSender, pk: int) -> HttpResponse:
     if rule is None:
         return _gone(request, sender)
     paginator = Paginator(range(sender.rules.count()), RULES_PER_PAGE)
-    warnings = _warnings_by_pk(sender, [rule])[rule.pk]
+    warnings = _warnings_by_pk(sender, [(rule.pk, rule.position)])[rule.pk]
     context = {
         "sender": sender,
         "row": _row(rule, _plain(warnings)),
@@ -384,6 +396,8 @@ def rule_add(request: HttpRequest, slug: str) -> HttpResponse:
     position = change.rule.position
     notice = f"Rule added at position {position}."
     if request.htmx:  # the region, and an empty form in place of the one just sent
+        if change.table is not None:
+            lint_sender(change.sender, change.table)  # without reading the rules again
         return _render_table(request, change.sender, position=position, notice=notice, add_oob=True)
     return _done(request, change.sender, notice, position, pk=change.rule.pk)
 
@@ -493,7 +507,7 @@ def _save_edit(
     position = change.rule.position
     return _done(
         request, change.sender, f"Rule {position} saved.", position, pk=rule.pk,
-        changed=[rule.pk], shown=rule.position, warnings_before=before,
+        changed=[rule.pk], shown=rule.position, warnings_before=before, table=change.table,
     )  # fmt: skip
 
 
@@ -524,10 +538,11 @@ def rule_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         return _stale(request, error, rule.position)
     assert change.rule is not None
     position = change.rule.position
-    remaining = change.sender.rules.count()
+    remaining = len(change.table) if change.table is not None else change.sender.rules.count()
     return _done(
         request, change.sender, f"Rule {position} deleted.", min(position, remaining),
         shown=position if remaining else None, removed=rule.pk, warnings_before=before,
+        table=change.table,
     )  # fmt: skip
 
 
@@ -557,7 +572,7 @@ def rule_toggle(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     position = change.rule.position
     return _done(
         request, change.sender, f"Rule {position} {state}.", position, pk=rule.pk,
-        changed=[rule.pk], shown=rule.position, warnings_before=before,
+        changed=[rule.pk], shown=rule.position, warnings_before=before, table=change.table,
     )  # fmt: skip
 
 
@@ -599,7 +614,7 @@ def rule_move(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     notice = f"Rule {rule.position} moved to position {target}."
     return _done(
         request, change.sender, notice, target, pk=rule.pk, changed=[rule.pk],
-        shown=rule.position, warnings_before=before,
+        shown=rule.position, warnings_before=before, table=change.table,
     )  # fmt: skip
 
 
@@ -626,5 +641,5 @@ def rule_acknowledge(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     notice = f"Rule {rule.position}: the warning is marked as intended."
     return _done(
         request, change.sender, notice, rule.position, pk=rule.pk, changed=[rule.pk],
-        shown=rule.position, warnings_before=warnings,
+        shown=rule.position, warnings_before=warnings, table=change.table,
     )  # fmt: skip

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,6 +25,7 @@ from senders.engine.lint import (
     pattern_covers,
     patterns_overlap,
 )
+from senders.engine.match import compile_wildcard
 
 
 def lint(text: str, local_domains: tuple[str, ...] = ()) -> list[str]:
@@ -408,10 +411,14 @@ PATTERNS = [
     "**",
     "?*",
 ]
+LOCAL_DOMAINS = ["a.b.example", "m1.b.example", "b.example", "c.example", "a.org"]
 
 
-def _naive(rules: list[Rule]) -> list[tuple[int, str, tuple[int, ...]]]:
-    """Shadowed lines and useless priorities by comparing every pair of lines."""
+def _naive(
+    rules: list[Rule], local_domains: Sequence[str] = ()
+) -> list[tuple[int, str, tuple[int, ...]]]:
+    """Shadowed lines, useless priorities and relay loops by comparing every pair of
+    lines (and every line with every own domain)."""
     found = []
     seen: set[tuple[object, ...]] = set()
     live: list[Rule] = []
@@ -441,6 +448,16 @@ def _naive(rules: list[Rule]) -> list[tuple[int, str, tuple[int, ...]]]:
             for other in range(len(live))
         ):  # fmt: skip
             found.append((rule.line, USELESS_PRIORITY, ()))
+    for index, rule in enumerate(live):
+        if rule.is_wildcard and any(
+            compile_wildcard(rule.domain)(domain)
+            and not any(
+                other.end and not other.conditions and compile_wildcard(other.domain)(domain)
+                for other in live[:index]
+            )
+            for domain in local_domains
+        ):
+            found.append((rule.line, RELAY_LOOP, ()))
     return sorted(found)
 
 
@@ -454,16 +471,17 @@ def _naive(rules: list[Rule]) -> list[tuple[int, str, tuple[int, ...]]]:
             st.sampled_from(["r1.net", "r2.net"]),
         ),
         max_size=25,
-    )
+    ),
+    st.lists(st.sampled_from(LOCAL_DOMAINS), max_size=3, unique=True),
 )
 def test_the_indexed_checks_find_what_comparing_every_pair_finds(
-    lines: list[tuple[str, str, str, str]],
+    lines: list[tuple[str, str, str, str]], local_domains: list[str]
 ) -> None:
     text = "".join(f"{pattern} {host}{end}{priority}\n" for pattern, end, priority, host in lines)
     rules = parse_table(text)
     got = sorted(
         (w.line, w.code, w.related)
-        for w in lint_table(rules)
-        if w.code in (SHADOWED, USELESS_PRIORITY)
+        for w in lint_table(rules, local_domains)
+        if w.code in (SHADOWED, USELESS_PRIORITY, RELAY_LOOP)
     )
-    assert got == _naive(rules)
+    assert got == _naive(rules, local_domains)

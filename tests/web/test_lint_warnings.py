@@ -128,3 +128,25 @@ def test_lint_read_during_a_save_is_kept_under_the_revision_it_belongs_to(
     # The next revision's lint was cached under that revision, not the page's.
     assert cache.get(lint._lint_key(table, table.revision, table.local_domain_list)) is not None
     assert cache.get(lint._lint_key(table, table.revision - 1, table.local_domain_list)) is None
+
+
+def test_a_change_lints_the_table_it_read_as_a_fresh_read_would(table: MailSender) -> None:
+    from django.core.cache import cache
+
+    from senders.tables import delete_rule, move_rule, update_rule
+
+    first = table.rules.get(position=1)
+    changes = [
+        lambda: add_rule(table, "*.example.com relay.example.net $end", actor=ACTOR, position=2),
+        lambda: update_rule(table.rules.get(position=3), enabled=True, actor=ACTOR),
+        lambda: move_rule(first, 4, actor=ACTOR),
+        lambda: delete_rule(table.rules.get(position=1), actor=ACTOR),
+    ]
+    for make in changes:
+        change = make()
+        assert change.table is not None
+        from_change = lint_sender(change.sender, change.table)
+        cache.clear()
+        change.sender.refresh_from_db()
+        assert from_change == lint_sender(change.sender)
+        assert from_change  # the table has warnings to compare at every step

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -55,6 +55,16 @@ def five(db: None, sender: MailSender) -> MailSender:
 
 
 # ------------------------------------------------------------------ semantics
+
+
+def test_the_database_refuses_two_rules_at_one_position(five: MailSender) -> None:
+    # The constraint is checked at the end of a statement on PostgreSQL (one UPDATE
+    # renumbers a range) and row by row on SQLite: either way it is there.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        OverrideRule.objects.create(sender=five, position=3, text="x.example h.example")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        five.rules.filter(position=4).update(position=3)
+    assert positions(five) == [1, 2, 3, 4, 5]
 
 
 @pytest.mark.parametrize(

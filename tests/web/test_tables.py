@@ -5,21 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from senders import tables
 from senders.engine import OverrideSyntaxError
 from senders.models import MailSender, Revision
 from senders.tables import (
     Actor,
     StaleTable,
+    acknowledge_warning,
     add_rule,
     delete_rule,
     document_of,
+    entries_of,
     export_text,
     move_rule,
     replace_table,
     update_rule,
 )
-from senders.tabletext import parse_document
+from senders.tabletext import format_document, parse_document
 
 pytestmark = pytest.mark.django_db
 
@@ -150,3 +155,56 @@ def test_every_change_records_one_revision_with_its_author(table: MailSender, ed
     assert revision is not None
     assert (revision.number, revision.author, revision.remote_addr) == (5, editor, "192.0.2.7")
     assert revision.document.splitlines()[0] == "#disabled: a.example relay.example.net"
+
+
+# ------------------------------------------------------------ the kept table
+
+OPERATIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "toggle", "edit", "delete", "move", "acknowledge"]),
+        st.integers(min_value=1, max_value=9),
+        st.integers(min_value=1, max_value=9),
+        st.sampled_from(["x.example r.example", "*.example u:secret@r.example:587 $end"]),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(operations=OPERATIONS)
+def test_a_change_makes_the_same_snapshot_from_the_kept_table_as_from_a_fresh_read(
+    operations: list[tuple[str, int, int, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Each change after the first makes its table from the one kept at the revision
+    before (no read of the rules): it is the table a read finds, and the revision's
+    document is that table's."""
+    sender = MailSender.objects.create(name="Kept", slug=f"kept-{MailSender.objects.count()}")
+    document = "a.example r.example\n#disabled: b.example r.example\n# why\nc.example r.example\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        replace_table(sender, parse_document(document), actor=ACTOR)
+    reads = []
+    monkeypatch.setattr(tables, "entries_of", lambda s: reads.append(s) or entries_of(s))
+    for number, (operation, where, to, text) in enumerate(operations):
+        rules = list(sender.rules.order_by("position"))
+        rule = rules[(where - 1) % len(rules)] if rules else None
+        with django_capture_on_commit_callbacks(execute=True):
+            if operation == "add" or rule is None:
+                change = add_rule(sender, text, actor=ACTOR, position=where, comment=f"c{number}")
+            elif operation == "toggle":
+                change = update_rule(rule, enabled=not rule.enabled, actor=ACTOR)
+            elif operation == "edit":
+                change = update_rule(rule, text=text, comment=f"e{number}", actor=ACTOR)
+            elif operation == "delete":
+                change = delete_rule(rule, actor=ACTOR)
+            elif operation == "move":
+                change = move_rule(rule, to, actor=ACTOR)
+            else:
+                change = acknowledge_warning(rule, "duplicate", actor=ACTOR)
+        assert change.table == entries_of(sender)
+        assert change.revision.document == format_document(entries_of(sender))
+    assert reads == [sender]  # only the first change read the table
