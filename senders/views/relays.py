@@ -12,12 +12,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
-from django_htmx.http import HttpResponseClientRedirect
 
 from senders.models import MailSender
 from senders.relays import TooSoon, check_limits, relay_rows, relays_for, run_checks
 from senders.views.common import get_sender
-from senders.views.rules import RULES_PER_PAGE
+from senders.views.rules import RULES_PER_PAGE, relay_checked
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ def relays(request: HttpRequest, slug: str) -> HttpResponse:
     if not chosen:
         error = "That relay is not in this table (any more): reload the page."
         if back:
-            return _back(request, back, error, messages.ERROR)
+            return _back(request, sender, back, wanted, error, messages.ERROR, status=400)
         return _render(request, sender, error=error, status=400)
     # Clear text is allowed for one chosen relay at a time, never for "check all".
     allow_plaintext = len(chosen) == 1 and wanted != "all" and "allow_plaintext" in request.POST
@@ -47,14 +46,15 @@ def relays(request: HttpRequest, slug: str) -> HttpResponse:
         check_limits(sender, chosen, request.user)
     except TooSoon as refused:
         if back:
-            return _back(request, back, str(refused), messages.ERROR)
+            return _back(request, sender, back, wanted, str(refused), messages.ERROR, status=429)
         return _render(request, sender, error=str(refused), status=429)
     results = run_checks(sender, chosen, request.user, allow_plaintext=allow_plaintext)
     logger.info("relay check of %s by %s: %d relay(s)", sender.slug, request.user, len(results))
     if back:
         (result,) = results
         level = messages.SUCCESS if result.level == "ok" else messages.WARNING
-        return _back(request, back, f"{result.relay.label}: {result.verdict}", level)
+        text = f"{result.relay.label}: {result.verdict}"
+        return _back(request, sender, back, wanted, text, level)
     ready = sum(result.level == "ok" for result in results)
     summary = f"Checked {len(results)} relay{'s' if len(results) != 1 else ''}: {ready} ready."
     if request.htmx:
@@ -63,23 +63,33 @@ def relays(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("senders:relays", sender.slug)
 
 
-def _rule_back(sender: MailSender, value: str) -> str:
-    """The table page's address of the rule `value` names, or "" for none of its rules."""
+def _rule_back(sender: MailSender, value: str) -> tuple[int, int] | None:
+    """(id, position) of the rule of this table that `value` names, or None."""
     if not (value.isascii() and value.isdigit() and len(value) < 19):
-        return ""
+        return None
     position = sender.rules.filter(pk=int(value)).values_list("position", flat=True).first()
-    if position is None:
-        return ""
-    page = (position - 1) // RULES_PER_PAGE + 1
-    return f"{reverse('senders:detail', args=[sender.slug])}?page={page}#rule-{value}"
+    return None if position is None else (int(value), position)
 
 
-def _back(request: HttpRequest, url: str, text: str, level: int) -> HttpResponse:
-    """The table page again, with the check's verdict as its message (htmx: reload it)."""
-    messages.add_message(request, level, text)
+def _back(
+    request: HttpRequest,
+    sender: MailSender,
+    rule: tuple[int, int],
+    relay_key: str,
+    text: str,
+    level: int,
+    status: int = 200,
+) -> HttpResponse:
+    """The table page again, with the check's verdict as its message. With htmx only
+    the verdict and the rows using the relay come back (the page stays as it is)."""
+    pk, position = rule
     if request.htmx:
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
+        if level == messages.ERROR:
+            return relay_checked(request, sender, position, relay_key, error=text, status=status)
+        return relay_checked(request, sender, position, relay_key, notice=text)
+    messages.add_message(request, level, text)
+    page = (position - 1) // RULES_PER_PAGE + 1
+    return redirect(f"{reverse('senders:detail', args=[sender.slug])}?page={page}#rule-{pk}")
 
 
 def _render(

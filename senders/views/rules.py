@@ -217,8 +217,12 @@ def _render_changes(
     removed: int | None,
     warnings_before: dict[int, Shown] | None,
     count: int | None = None,
+    *,
+    error: str = "",
+    status: int = 200,
 ) -> HttpResponse:
-    """`count`: how many rules the table holds, when the caller knows."""
+    """`count`: how many rules the table holds, when the caller knows. `error`: shown as
+    an alert instead of `notice` (a refusal that changed nothing)."""
     rules = _page_rules(sender, page)
     warnings = _warnings_by_pk(sender, [(rule.pk, rule.position) for rule in rules])
     before = warnings_before or {}
@@ -240,11 +244,33 @@ def _render_changes(
         "warning_rows": warning_rows,
         "removed": removed,
         "notice": notice,
+        "error": error,
         "can_edit": request.user.has_perm("senders.change_overriderule"),
         "can_delete": request.user.has_perm("senders.delete_overriderule"),
         **lint_context(sender),
     }
-    return render(request, "senders/table.html#changes", context)
+    return render(request, "senders/table.html#changes", context, status=status)
+
+
+def relay_checked(
+    request: HttpRequest,
+    sender: MailSender,
+    position: int,
+    relay_key: str,
+    *,
+    notice: str = "",
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    """After "Check relay" on the rule at `position` (htmx): the verdict (or why no check
+    ran) in the table's messages, and the rows of that page that use the relay, with
+    their new badge. Nothing else on the page changes, an edit in progress included."""
+    page = _page_of(position)
+    before = _warnings_on_page(sender, position)
+    changed = [rule.pk for rule in _page_rules(sender, page) if _row(rule).relay_key == relay_key]
+    return _render_changes(
+        request, sender, page, notice, changed, None, before, error=error, status=status
+    )
 
 
 def _refused(

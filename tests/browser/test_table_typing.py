@@ -95,3 +95,30 @@ def test_a_row_action_on_a_table_changed_elsewhere_shows_the_current_table(
     page.get_by_role("button", name="Disable rule 2", exact=True).click()
     expect(page.get_by_role("status")).to_have_text("Rule 2 disabled: it is kept but not used.")
     expect(page.get_by_role("heading", name="Rules (3; revision 3)")).to_be_visible()
+
+
+def test_check_relay_answers_in_place_at_any_address_and_keeps_what_is_typed(
+    page: Any, editor: Any, sender: Any
+) -> None:
+    from senders.tabletext import parse_document
+    from tests.relays.smtpservers import smtp_server
+
+    with smtp_server() as (port, _):
+        document = f"a.example 127.0.0.1:{port}\nb.example smtp.elsewhere.example\n"
+        tables.replace_table(sender, parse_document(document), actor=tables.Actor())
+        open_table(page, editor, sender)
+        # The table as a link or a pager leaves it: with ?page=1 in the address, where
+        # the old answer (a redirect to the same address) changed nothing on screen.
+        page.goto(f"/senders/{sender.slug}/?page=1")
+        add = page.locator("#add-rule")
+        add.get_by_label("Rule", exact=True).fill("new.example smtp.new.example")
+
+        page.get_by_role("button", name="Check the relay of rule 1").click()
+
+        expect(page.get_by_role("status")).to_have_text(
+            f"127.0.0.1:{port}: no STARTTLS: mail to this relay travels in clear"
+        )
+        row = page.locator("#rules tr.rule").first
+        expect(row).to_contain_text("Relay check:")
+        expect(page.locator("#rules tr.rule").nth(1)).not_to_contain_text("Relay check:")
+        expect(add.get_by_label("Rule", exact=True)).to_have_value("new.example smtp.new.example")
