@@ -321,7 +321,8 @@ class WarningAcknowledgement(models.Model):
         OverrideRule, on_delete=models.CASCADE, related_name="acknowledgements"
     )
     code = models.CharField(max_length=40)
-    text = models.TextField()
+    # The rule's text when it was acknowledged: it may hold a relay password.
+    text = EncryptedPasswordsField()
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

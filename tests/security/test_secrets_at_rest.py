@@ -31,8 +31,15 @@ from hypothesis import strategies as st
 from senders.engine import OverrideSyntaxError, format_rule, parse_rule
 from senders.export import create_token
 from senders.fields import MARK, open_passwords, seal_passwords
-from senders.models import MailSender, OverrideRule, Revision
-from senders.tables import add_rule, document_of, entries_of, replace_table, update_rule
+from senders.models import MailSender, OverrideRule, Revision, WarningAcknowledgement
+from senders.tables import (
+    acknowledge_warning,
+    add_rule,
+    document_of,
+    entries_of,
+    replace_table,
+    update_rule,
+)
 from senders.tabletext import parse_document
 from tests.security.conftest import ACTOR, ENGINE, SECRET, TABLE, fill
 
@@ -354,6 +361,67 @@ def test_the_migration_encrypts_existing_passwords_and_can_be_reversed() -> None
         executor.migrate(before)
         assert stored_rules(sender) == [rule, literal]
         assert stored_documents(sender) == [f"{rule}\n{literal}\n"]
+    finally:
+        MigrationExecutor(connection).migrate(after)
+
+
+def whole_database() -> str:
+    """Every row of every table of ours, as a raw SQL dump would show it."""
+    tables = [t for t in connection.introspection.table_names() if t.startswith("senders_")]
+    quote = connection.ops.quote_name
+    return "\n".join(repr(raw(f"SELECT * FROM {quote(table)}")) for table in tables)
+
+
+def test_an_acknowledged_warning_keeps_the_rule_text_without_its_password(
+    sender: MailSender,
+) -> None:
+    # A catch-all through a relay, with local domains: a possible relay loop, marked as
+    # intended. The acknowledgement keeps the rule's text (it holds while the text does).
+    sender.local_domains = "example.com"
+    sender.save()
+    rule = add_rule(sender, f"* joe:{SECRET}@smtp.corp.example", actor=ACTOR).rule
+    assert rule is not None
+    acknowledge_warning(rule, "relay-loop", actor=ACTOR)
+    [(text,)] = raw("SELECT text FROM senders_warningacknowledgement")
+    assert SECRET not in text
+    assert TOKEN.search(text)
+    assert WarningAcknowledgement.objects.get().text == f"* joe:{SECRET}@smtp.corp.example"
+    # And nothing else anywhere in our tables holds it.
+    assert SECRET not in whole_database()
+    out = io.StringIO()
+    call_command("reencrypt_secrets", stdout=out)
+    assert out.getvalue() == (
+        "Re-encrypted 4 passwords (1 rules, 2 revisions, 1 acknowledged warnings) "
+        "with the first key.\n"
+    )
+    assert SECRET not in whole_database()
+    assert WarningAcknowledgement.objects.get().text == f"* joe:{SECRET}@smtp.corp.example"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0010_encrypts_the_rule_texts_kept_with_acknowledged_warnings() -> None:
+    executor = MigrationExecutor(connection)
+    before = [("senders", "0009_rule_position_at_statement_end")]
+    after = executor.loader.graph.leaf_nodes("senders")
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps
+        sender = old.get_model("senders", "MailSender").objects.create(name="Old", slug="old")
+        text = f"* joe:{SECRET}@smtp.corp.example"
+        rule = old.get_model("senders", "OverrideRule").objects.create(
+            sender=sender, position=1, text=seal_passwords(text)
+        )
+        old.get_model("senders", "WarningAcknowledgement").objects.create(
+            rule=rule, code="relay-loop", text=text
+        )
+        assert SECRET in whole_database()
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        assert SECRET not in whole_database()
+        assert WarningAcknowledgement.objects.get().text == text
+        executor = MigrationExecutor(connection)
+        executor.migrate(before)
+        assert raw("SELECT text FROM senders_warningacknowledgement") == [(text,)]
     finally:
         MigrationExecutor(connection).migrate(after)
 
