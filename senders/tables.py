@@ -385,13 +385,61 @@ def replace_table(
         stored = known_passwords(sender.rules.values_list("text", flat=True))
         entries = restore_passwords(entries, stored)
     old = entries_of(sender) if actor.source != Revision.Source.IMPORT else None
-    sender.rules.all().delete()
+    acknowledged = _take_acknowledgements(sender)
+    _delete_rules(sender)
     _insert_rules(sender, entries, actor.user_or_none)
+    if acknowledged:
+        _give_back_acknowledgements(sender, acknowledged)
     document = format_document(entries)  # what document_of() would read back
     summary = changelog.replaced(actor.source, old, entries)
     change = _record(sender, actor, document, summary)
     change.entries = entries
     return change
+
+
+def _take_acknowledgements(sender: MailSender) -> dict[str, list[list[WarningAcknowledgement]]]:
+    """Remove the sender's acknowledged warnings; return those that still hold (given for
+    the rule's present text), by rule text, one list per rule in table order."""
+    kept: dict[str, list[list[WarningAcknowledgement]]] = {}
+    acks = WarningAcknowledgement.objects.filter(rule__sender=sender).select_related("rule")
+    by_rule: dict[int, list[WarningAcknowledgement]] = {}
+    for ack in sorted(acks, key=lambda ack: (ack.rule.position, ack.code)):
+        if ack.text == ack.rule.text:
+            by_rule.setdefault(ack.rule.pk, []).append(ack)
+    for held in by_rule.values():
+        kept.setdefault(held[0].text, []).append(held)
+    if acks:
+        WarningAcknowledgement.objects.filter(rule__sender=sender).delete()
+    return kept
+
+
+def _give_back_acknowledgements(
+    sender: MailSender, kept: dict[str, list[list[WarningAcknowledgement]]]
+) -> None:
+    """A rule whose text the new table keeps keeps its acknowledged warnings (with who and
+    when): a bulk save that leaves a line alone does not make its warnings shout again.
+    Rules with the same text take them in table order."""
+    new: list[WarningAcknowledgement] = []
+    for pk, text in sender.rules.order_by("position").values_list("pk", "text"):
+        if kept.get(text):
+            for ack in kept[text].pop(0):
+                ack.pk, ack.rule_id = None, pk
+                new.append(ack)
+    created_at = [ack.created_at for ack in new]
+    WarningAcknowledgement.objects.bulk_create(new)  # sets created_at to now: put it back
+    for ack, when in zip(new, created_at, strict=True):
+        WarningAcknowledgement.objects.filter(pk=ack.pk).update(created_at=when)
+
+
+def _delete_rules(sender: MailSender) -> None:
+    """Every rule of the sender in one DELETE. Their acknowledgements, the only rows that
+    refer to a rule, are gone already: Django's delete() would read every rule first to
+    look for them (10,000 rules: about 0.3 s of a bulk save's 0.7 s, bench/pages.py)."""
+    connection = connections[OverrideRule.objects.db]
+    table = connection.ops.quote_name(OverrideRule._meta.db_table)
+    column = connection.ops.quote_name(OverrideRule._meta.get_field("sender").column)
+    with connection.cursor() as cursor:  # names from the model, quoted; the value a parameter
+        cursor.execute(f"DELETE FROM {table} WHERE {column} = %s", [sender.pk])  # noqa: S608
 
 
 def _insert_rules(sender: MailSender, entries: Sequence[Entry], user: Any) -> None:

@@ -162,3 +162,34 @@ def test_a_rule_with_warnings_still_has_one_form(editor_client: Client, sender: 
         f'formaction="/senders/main/rules/{rule.pk}/acknowledge/" formnovalidate name="code" '
         'value="relay-loop"'
     ) in html
+
+
+def test_a_bulk_save_keeps_the_marks_of_the_rules_it_leaves_alone(
+    editor_client: Client, editor: Any, sender: MailSender
+) -> None:
+    _catch_alls(sender, 3)
+    _acknowledge(editor_client, sender, 1, "relay-loop")
+    _acknowledge(editor_client, sender, 2, "relay-loop")
+    sender.refresh_from_db()
+    given = WarningAcknowledgement.objects.get(rule__position=1).created_at
+    # The bulk editor: rule 2 edited, a rule added on top; rule 1 moves to 2 unchanged.
+    text = (
+        "new.example smtp.new.example\n"
+        "* relay1.example.net $authsender=u1\n"
+        "* relay2.example.net $authsender=u2 $end\n"
+        "* relay3.example.net $authsender=u3\n"
+        "d.example h.example\n"
+        "d.example h.example\n"
+    )
+    url = reverse("senders:bulk", args=[sender.slug])
+    data = {"text": text, "action": "save", "revision": sender.revision}
+    response = editor_client.post(url, data)
+    assert response.status_code == 302
+    [kept] = WarningAcknowledgement.objects.all()
+    assert (kept.rule.position, kept.code, kept.user) == (2, "relay-loop", editor)
+    assert kept.created_at == given  # who and when, as given
+    html = editor_client.get(reverse("senders:detail", args=[sender.slug])).content.decode()
+    # Rules 3 and 4 warn (rule 3 was edited: its mark went with its old text); 2 stays quiet.
+    assert '<h2 id="lint-title">3 warnings</h2>' in html
+    row = html[html.index(f'id="warnings-{kept.rule.pk}"') :]
+    assert '<span class="badge">intended</span>' in row.split("</tr>")[0]
