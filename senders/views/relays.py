@@ -10,13 +10,12 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from senders.models import MailSender
 from senders.relays import TooSoon, check_limits, relay_rows, relays_for, run_checks
 from senders.views.common import get_sender
-from senders.views.rules import RULES_PER_PAGE, relay_checked
+from senders.views.rules import relay_checked, table_url
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +87,7 @@ def _back(
             return relay_checked(request, sender, position, relay_key, error=text, status=status)
         return relay_checked(request, sender, position, relay_key, notice=text)
     messages.add_message(request, level, text)
-    page = (position - 1) // RULES_PER_PAGE + 1
-    return redirect(f"{reverse('senders:detail', args=[sender.slug])}?page={page}#rule-{pk}")
+    return redirect(table_url(sender, position, pk))
 
 
 def _render(

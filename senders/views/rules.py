@@ -91,7 +91,8 @@ def _page_of(position: int) -> int:
     return (max(position, 1) - 1) // RULES_PER_PAGE + 1
 
 
-def _table_url(sender: MailSender, position: int | None = None, pk: int | None = None) -> str:
+def table_url(sender: MailSender, position: int | None = None, pk: int | None = None) -> str:
+    """The table page showing `position` (its page), at the rule `pk`."""
     url = reverse("senders:detail", args=[sender.slug])
     if position is not None:
         url += f"?page={_page_of(position)}"
@@ -169,7 +170,7 @@ def _done(
             )
         return _whole_region(_render_table(request, sender, position=position, notice=notice))
     messages.success(request, notice)
-    return redirect(_table_url(sender, position, pk))
+    return redirect(table_url(sender, position, pk))
 
 
 def _whole_region(response: HttpResponse) -> HttpResponse:
@@ -306,7 +307,7 @@ def _gone(request: HttpRequest, sender: MailSender) -> HttpResponse:
     if request.htmx:
         return _refused(request, sender, message, 409)
     messages.error(request, message)
-    return redirect(_table_url(sender))
+    return redirect(table_url(sender))
 
 
 def _shown_revision(request: HttpRequest, sender: MailSender) -> int:
